@@ -1,0 +1,21 @@
+"""Web chat (`/agent`) and the seed's single-shot API (`/agent/run`)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+
+from app.deps import AgentDep, agent_key_optional, agent_key_required
+from app.schemas import AgentResponse, ChatRequest, RunRequest
+from app.turn import Message
+
+router = APIRouter(tags=["agent"])
+
+
+@router.post("/agent", response_model=AgentResponse, dependencies=[Depends(agent_key_optional)])
+def agent_chat(body: ChatRequest, agent: AgentDep) -> AgentResponse:
+    return agent.handle(Message(channel="web", session_id=body.session_id, text=body.message))
+
+
+@router.post("/agent/run", response_model=AgentResponse, dependencies=[Depends(agent_key_required)])
+def agent_run(body: RunRequest, agent: AgentDep) -> AgentResponse:
+    return agent.handle(Message(channel="api", session_id=body.session_id, text=body.input))

@@ -1,0 +1,141 @@
+"""The one Settings object: every name in the contract, from the environment or `.env`."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+KNOWN_PERMISSIONS = {"read", "write", "execute", "network"}
+
+
+def _csv(value: str | None) -> list[str]:
+    return [part.strip() for part in (value or "").split(",") if part.strip()]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+
+    db_url: str = "sqlite:///./data/agent.db"
+    data_dir: Path = Path("./data")
+
+    llm_provider: Literal["ollama", "openai"] = "ollama"
+    ollama_base_url: str = "http://127.0.0.1:11434"
+    ollama_api_key: str | None = None
+    ollama_model: str | None = None
+    openai_base_url: str | None = None
+    openai_api_key: str | None = None
+    openai_model: str | None = None
+    llm_timeout_sec: float = Field(60, gt=0)
+    planner_max_retries: int = Field(2, ge=0, le=5)
+    history_turns: int = Field(6, ge=0, le=50)
+
+    agent_api_key: str | None = None
+    admin_api_key: str | None = None
+    internal_api_key: str | None = None
+
+    provider_hmac_secret: str | None = None
+    meta_app_secret: str | None = None
+    meta_verify_token: str | None = None
+    provider_verify_signature: bool = True
+    provider_max_skew_sec: int = Field(300, ge=1)
+
+    confirm_secret: str | None = None
+    confirm_ttl_sec: int = Field(600, ge=1)
+
+    workspace_root: Path = Path("./workspace")
+    blocked_permissions: str = "network,execute"
+    max_tool_timeout: float = Field(30, gt=0)
+    max_output_size: int = Field(10000, ge=100)
+    max_request_size: int = Field(1048576, ge=1024)
+
+    rate_limit_enabled: bool = True
+    rate_limit_requests: int = Field(10, ge=1)
+    cors_origins: str | None = None
+    reply_language: Literal["en", "es"] = "en"
+    operator_file: Path = Path("./operator.toml")
+    plugins_dir: Path | None = None
+
+    @field_validator("db_url")
+    @classmethod
+    def _mysql_driver(cls, value: str) -> str:
+        # Users paste the URL their host gives them; SQLAlchemy needs the driver named.
+        if value.startswith("mysql://"):
+            return "mysql+pymysql://" + value[len("mysql://"):]
+        return value
+
+    @field_validator(
+        "ollama_api_key", "ollama_model", "openai_base_url", "openai_api_key", "openai_model",
+        "agent_api_key", "admin_api_key", "internal_api_key", "provider_hmac_secret",
+        "meta_app_secret", "meta_verify_token", "confirm_secret", "cors_origins", "plugins_dir",
+        mode="before",
+    )
+    @classmethod
+    def _blank_is_unset(cls, value):
+        # `FOO=` in a .env file means "not set", not "the empty secret".
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @field_validator("blocked_permissions")
+    @classmethod
+    def _known_permissions(cls, value: str) -> str:
+        unknown = set(_csv(value)) - KNOWN_PERMISSIONS
+        if unknown:
+            raise ValueError(
+                f"unknown permission(s) {sorted(unknown)}; use any of {sorted(KNOWN_PERMISSIONS)}"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _provider_complete(self) -> "Settings":
+        if self.llm_provider == "openai" and not self.openai_base_url:
+            raise ValueError("LLM_PROVIDER=openai needs OPENAI_BASE_URL")
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.db_url.startswith("sqlite")
+
+    @property
+    def blocked(self) -> frozenset[str]:
+        return frozenset(_csv(self.blocked_permissions))
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return _csv(self.cors_origins)
+
+    @cached_property
+    def confirm_keys(self) -> list[str]:
+        """Signing keys, oldest first and newest last, as itsdangerous expects."""
+        if self.confirm_secret:
+            return _csv(self.confirm_secret)
+        return [self._stored_confirm_secret()]
+
+    def _stored_confirm_secret(self) -> str:
+        # Generated once and kept beside the data so tokens survive a restart; O_EXCL so
+        # several workers starting together agree on one key.
+        path = self.data_dir / "confirm_secret"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            for _ in range(50):
+                key = path.read_text().strip()
+                if key:
+                    return key
+                time.sleep(0.02)
+            raise RuntimeError(f"{path} is empty; delete it or set CONFIRM_SECRET")
+        key = secrets.token_urlsafe(48)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(key)
+        return key

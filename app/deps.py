@@ -1,0 +1,40 @@
+"""Route dependencies: the runtime, and API keys compared in constant time."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+
+from app.agent import Agent
+from app.audit import record
+
+
+def get_agent(request: Request) -> Agent:
+    return request.app.state.agent
+
+
+AgentDep = Annotated[Agent, Depends(get_agent)]
+
+
+def check_key(request: Request, agent: Agent, expected: str | None, *, name: str,
+              required: bool, header: str = "x-api-key") -> None:
+    """503 when a required key is not configured, 401 (audited) when it does not match."""
+    if expected is None:
+        if required:
+            raise HTTPException(503, f"{name} is not configured on this server")
+        return
+    given = request.headers.get(header, "")
+    if not hmac.compare_digest(given.encode(), expected.encode()):
+        record(agent.engine, "auth_failed", route=request.url.path,
+               client=request.client.host if request.client else None, key_sent=bool(given))
+        raise HTTPException(401, "missing or invalid API key", headers={"WWW-Authenticate": "API-Key"})
+
+
+def agent_key_optional(request: Request, agent: AgentDep) -> None:
+    check_key(request, agent, agent.settings.agent_api_key, name="AGENT_API_KEY", required=False)
+
+
+def agent_key_required(request: Request, agent: AgentDep) -> None:
+    check_key(request, agent, agent.settings.agent_api_key, name="AGENT_API_KEY", required=True)

@@ -1,0 +1,66 @@
+"""The FastAPI app: `uvicorn app.main:app` or `llm-planner serve`."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+
+from app import __version__
+from app.agent import Agent
+from app.audit import record
+from app.channels import health, web
+from app.config import Settings
+from app.limits import BodySizeLimit
+from app.llm import ChatModel
+from app.store.migrate import ensure_current
+
+log = logging.getLogger("llm_planner")
+
+
+def create_app(settings: Settings | None = None, *, model: ChatModel | None = None,
+               agent: Agent | None = None) -> FastAPI:
+    settings = settings or Settings()
+    agent = agent or Agent(settings, model=model)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        # SQLite may migrate itself; any other database must be migrated by the operator.
+        ensure_current(agent.engine, settings.db_url, migrate_sqlite=settings.is_sqlite)
+        if not settings.provider_verify_signature:
+            log.warning("PROVIDER_VERIFY_SIGNATURE=0: webhook signatures are NOT checked")
+        yield
+
+    app = FastAPI(title="llm-planner", version=__version__, lifespan=lifespan)
+    app.state.agent = agent
+    app.include_router(health.router)
+    app.include_router(web.router)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_body(request: Request, exc: RequestValidationError):
+        errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")}
+                  for e in exc.errors()[:20]]
+        record(agent.engine, "request_rejected", route=request.url.path, status=422, errors=errors)
+        return JSONResponse({"detail": errors}, status_code=422)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception):
+        log.exception("unhandled error on %s", request.url.path)
+        return JSONResponse({"detail": "internal error; it has been logged"}, status_code=500)
+
+    if settings.cors_origin_list:
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origin_list,
+                           allow_methods=["GET", "POST"], allow_headers=["Content-Type", "X-API-Key"])
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_size)
+    return app
+
+
+def _default_app() -> FastAPI:
+    return create_app()
+
+
+app = _default_app()

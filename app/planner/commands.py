@@ -1,0 +1,60 @@
+"""Messages the service answers without the model: confirm/cancel and /commands."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass
+
+CONFIRM = re.compile(r"^\s*(confirm|confirmar|cancel|cancelar)\s+(\S+)\s*$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Resolution:
+    action: str  # "confirm" | "cancel"
+    token: str
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    args: dict[str, str]
+
+
+class CommandSyntaxError(ValueError):
+    pass
+
+
+def parse_resolution(text: str) -> Resolution | None:
+    match = CONFIRM.match(text)
+    if not match:
+        return None
+    word = match.group(1).lower()
+    return Resolution("confirm" if word.startswith("confirm") else "cancel", match.group(2))
+
+
+def parse_command(text: str) -> Command | None:
+    """`/read_file path=app.log max_lines=20` → Command('read_file', {...}); values stay
+    strings and the tool's argument model converts them, exactly as for a model's plan."""
+    stripped = text.strip()
+    if not stripped.startswith("/"):
+        return None
+    try:
+        words = shlex.split(stripped[1:])
+    except ValueError as exc:
+        raise CommandSyntaxError(str(exc)) from None
+    if not words:
+        raise CommandSyntaxError("empty command")
+    name, args = words[0], {}
+    for word in words[1:]:
+        key, sep, value = word.partition("=")
+        if not sep or not key:
+            raise CommandSyntaxError(f"expected key=value, got {word!r}")
+        args[key] = value
+    return Command(name, args)
+
+
+def redact(text: str) -> str:
+    """What history keeps of a confirm/cancel message: never the live token."""
+    resolution = parse_resolution(text)
+    return f"{resolution.action} [token]" if resolution else text

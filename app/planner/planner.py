@@ -1,0 +1,54 @@
+"""Ask the model for one plan; re-ask with the exact validation error, a bounded number of times."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from app.audit import AuditTrail
+from app.executor.registry import ToolRegistry
+from app.llm.base import ChatModel
+from app.planner.context import PROMPTS_DIR, build_messages, correction, system_prompt
+from app.planner.guard import PlanRejected, parse_plan
+from app.planner.output import PLAN_SCHEMA, PlannerOutput
+
+MAX_RAW_AUDITED = 20000
+
+
+@dataclass
+class PlanOutcome:
+    plan: PlannerOutput | None
+    attempts: int
+    error: str | None = None
+
+
+class Planner:
+    def __init__(self, model: ChatModel, registry: ToolRegistry, max_retries: int,
+                 prompts_dir: Path = PROMPTS_DIR) -> None:
+        self.model = model
+        self.registry = registry
+        self.max_retries = max_retries
+        self.prompts_dir = prompts_dir
+
+    def plan(self, message: str, history: list[tuple[str, str]], facts: dict,
+             trail: AuditTrail) -> PlanOutcome:
+        """Raises ModelUnavailable / ModelNotConfigured; a bad plan is an outcome, not an error."""
+        messages = build_messages(system_prompt(self.registry, facts, self.prompts_dir), history, message)
+        error = None
+        attempts = self.max_retries + 1
+        for attempt in range(1, attempts + 1):
+            reply = self.model.chat(messages, PLAN_SCHEMA)
+            trail.add("model_call", provider=self.model.provider, model=reply.model, attempt=attempt,
+                      latency_ms=reply.latency_ms, prompt_tokens=reply.prompt_tokens,
+                      output_tokens=reply.output_tokens, raw_output=reply.text[:MAX_RAW_AUDITED])
+            try:
+                plan = parse_plan(reply.text)
+            except PlanRejected as exc:
+                error = str(exc)
+                trail.add("plan_rejected", attempt=attempt, error=error)
+                messages = messages + [{"role": "assistant", "content": reply.text[:4000]},
+                                       {"role": "user", "content": correction(error, message)}]
+                continue
+            trail.add("plan", attempt=attempt, plan=plan.model_dump())
+            return PlanOutcome(plan, attempt)
+        return PlanOutcome(None, attempts, error)

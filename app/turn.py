@@ -1,0 +1,243 @@
+"""One turn: a confirm/cancel, a direct command, or a plan from the model; execute; answer."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+
+from app.audit import AuditTrail
+from app.confirmations import ConfirmError, Confirmations
+from app.executor.run import Executor, Prepared
+from app.llm.base import ModelNotConfigured, ModelUnavailable
+from app.planner.commands import CommandSyntaxError, parse_command, parse_resolution, redact
+from app.planner.planner import Planner
+from app.replies import catalogue, confirmation_requests, problems, render_output
+from app.schemas import AgentResponse, Confirmation, ToolExecution
+from app.store import conversations
+from app.store.tables import utcnow
+from app.tools import ToolContext, ToolError
+
+log = logging.getLogger("llm_planner.turn")
+MAX_FACT_CHARS = 500
+
+
+@dataclass
+class Message:
+    channel: str
+    session_id: str
+    text: str
+    request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+
+class Turn:
+    def __init__(self, agent, msg: Message) -> None:
+        self.agent, self.msg = agent, msg
+        self.texts = agent.texts
+        self.started, self.created_at = time.perf_counter(), utcnow()
+        self.trail = AuditTrail(msg.request_id, msg.channel, msg.session_id)
+        self.executions: list[ToolExecution] = []
+        self.to_park: list[tuple[Prepared, str]] = []
+        self.lines: list[str] = []
+        self.error: str | None = None
+        self.facts: dict | None = None  # set only when the plan changed them
+        self.failures_worded = False  # a failure already explained in its own words
+
+    # -- the three ways a message is handled ------------------------------------------
+
+    def run(self) -> AgentResponse:
+        self.trail.add("request", text=redact(self.msg.text))
+        try:
+            resolution = parse_resolution(self.msg.text)
+            if resolution:
+                self._resolve(resolution.action, resolution.token)
+            elif self.msg.text.lstrip().startswith("/"):
+                self._command()
+            else:
+                self._plan()
+        except Exception:
+            log.exception("turn %s failed", self.msg.request_id)
+            self.trail.add("internal_error")
+            self._fail(self.texts("internal_error", request_id=self.msg.request_id))
+        return self._finish()
+
+    def _plan(self) -> None:
+        agent = self.agent
+        with agent.engine.connect() as conn:
+            facts = conversations.load_facts(conn, self.msg.channel, self.msg.session_id)
+            history = conversations.load_history(conn, self.msg.channel, self.msg.session_id,
+                                                 agent.settings.history_turns)
+        try:
+            outcome = agent.planner.plan(self.msg.text, history, facts, self.trail)
+        except ModelNotConfigured as exc:
+            self.trail.add("model_unavailable", reason=str(exc))
+            return self._fail(self.texts("model_not_configured", setting=exc.setting))
+        except ModelUnavailable as exc:
+            self.trail.add("model_unavailable", provider=exc.provider, url=exc.url, reason=exc.reason)
+            return self._fail(self.texts("model_unavailable", provider=exc.provider, url=exc.url,
+                                         error=exc.reason))
+        if outcome.plan is None:
+            return self._fail(self.texts("plan_invalid", attempts=outcome.attempts))
+        plan = outcome.plan
+        if plan.facts:
+            self.facts = self._merge_facts(facts, plan.facts)
+        self.lines.append(plan.reply)
+        for call in plan.tool_calls:
+            self._execute(call.tool, call.args)
+
+    def _command(self) -> None:
+        try:
+            command = parse_command(self.msg.text)
+        except CommandSyntaxError as exc:
+            self.trail.add("command_rejected", error=str(exc))
+            return self._fail(self.texts("bad_command", error=str(exc)))
+        self.trail.add("command", name=command.name, args=command.args)
+        if command.name == "help":
+            self.lines.append(self.texts("help"))
+        elif command.name == "tools":
+            self.lines.append(catalogue(self.texts, self.agent.registry))
+        else:
+            if self.agent.registry.get(command.name) is None:
+                self.lines.append(self.texts("unknown_command", name=command.name[:64]))
+                self.failures_worded = True
+            execution = self._execute(command.name, command.args)
+            if execution is not None and execution.status == "success":
+                self.lines.append(render_output(execution.output))
+
+    def _resolve(self, action: str, token: str) -> None:
+        agent, msg = self.agent, self.msg
+        try:
+            with agent.engine.begin() as conn:
+                if action == "confirm":
+                    parked = agent.confirmations.consume(conn, token, channel=msg.channel,
+                                                         session_id=msg.session_id)
+                else:
+                    parked = agent.confirmations.cancel(conn, token, channel=msg.channel,
+                                                        session_id=msg.session_id)
+                # The record commits with the consumption, before anything runs.
+                self.trail.add(f"confirmation_{'consumed' if action == 'confirm' else 'cancelled'}",
+                               token_id=parked.token_id, tool=parked.tool_name, args=parked.args)
+                self.trail.flush(conn)
+        except ConfirmError as exc:
+            self.trail.add("confirmation_rejected", action=action, reason=exc.code)
+            return self._fail(self.texts(exc.code))
+        if action == "cancel":
+            self.executions.append(ToolExecution(tool_name=parked.tool_name, args=parked.args,
+                                                 status="cancelled"))
+            self.lines.append(self.texts("cancelled", tool=parked.tool_name))
+            return
+        # Checked again at run time: the allowlist or BLOCKED_PERMISSIONS may have changed.
+        execution = self._execute(parked.tool_name, parked.args, confirmed=True)
+        if execution is not None and execution.status == "success":
+            self.lines.append(self.texts("confirmed_done", tool=parked.tool_name))
+            self.lines.append(render_output(execution.output))
+        elif execution is not None:
+            self.lines.append(self.texts("confirmed_failed", tool=parked.tool_name, error=execution.error))
+            self.failures_worded = True
+
+    # -- execution ----------------------------------------------------------------------
+
+    def _execute(self, name, args, confirmed: bool = False) -> ToolExecution | None:
+        """Refuse, run, or queue for parking; None means queued."""
+        prepared = self.agent.executor.prepare(name, args)
+        if isinstance(prepared, ToolExecution):
+            return self._record(prepared)
+        ctx = self._context()
+        if prepared.tool.tag == "write" and not confirmed:
+            try:
+                preview = self.agent.executor.preview(prepared, ctx)
+            except ToolError as exc:
+                return self._record(ToolExecution(tool_name=prepared.tool.name, args=prepared.canonical_args,
+                                                  status="error", error=str(exc)))
+            self.to_park.append((prepared, preview))
+            return None
+        return self._record(self.agent.executor.run(prepared, ctx))
+
+    def _record(self, execution: ToolExecution) -> ToolExecution:
+        self.executions.append(execution)
+        self.trail.add("tool_execution", tool=execution.tool_name, args=execution.args,
+                       status=execution.status, output=execution.output, error=execution.error,
+                       duration_ms=execution.duration_ms)
+        return execution
+
+    def _context(self) -> ToolContext:
+        agent = self.agent
+        return ToolContext(workspace=agent.workspace, settings=agent.settings, engine=agent.engine,
+                           request_id=self.msg.request_id, session_id=self.msg.session_id,
+                           max_output_size=agent.settings.max_output_size)
+
+    # -- the answer ---------------------------------------------------------------------
+
+    def _fail(self, text: str) -> None:
+        self.error = text
+        self.lines = [text]
+
+    def _merge_facts(self, facts: dict, new: dict) -> dict:
+        merged = dict(facts)
+        for key, value in new.items():
+            key = str(key)[:64]
+            if value is None:
+                merged.pop(key, None)
+            else:
+                merged[key] = value[:MAX_FACT_CHARS] if isinstance(value, str) else value
+        return dict(list(merged.items())[-50:])
+
+    def _finish(self) -> AgentResponse:
+        agent, msg = self.agent, self.msg
+        confirmations: list[Confirmation] = []
+        try:
+            with agent.engine.begin() as conn:
+                for prepared, preview in self.to_park:
+                    issued = agent.confirmations.issue(
+                        conn, request_id=msg.request_id, channel=msg.channel, session_id=msg.session_id,
+                        tool_name=prepared.tool.name, args=prepared.canonical_args, preview=preview)
+                    confirmations.append(Confirmation(token=issued.token, tool_name=prepared.tool.name,
+                                                      args=prepared.canonical_args, preview=preview,
+                                                      expires_at=issued.expires_at))
+                    self.executions.append(ToolExecution(
+                        tool_name=prepared.tool.name, args=prepared.canonical_args,
+                        status="pending_confirmation", output={"preview": preview}))
+                    self.trail.add("confirmation_requested", token_id=issued.token_id,
+                                   tool=prepared.tool.name, args=prepared.canonical_args, preview=preview,
+                                   expires_at=issued.expires_at.isoformat())
+                response = self._response(confirmations)
+                history_reply = response.reply
+                for c in confirmations:  # the model never sees a live token
+                    history_reply = history_reply.replace(c.token, "[token]")
+                self.trail.add("response", status=response.status, reply=history_reply,
+                               duration_ms=response.duration_ms)
+                self.trail.flush(conn)
+                conversations.save_turn(conn, channel=msg.channel, session_id=msg.session_id,
+                                        request_id=msg.request_id, user_text=redact(msg.text),
+                                        assistant_text=history_reply, facts=self.facts)
+            return response
+        except Exception:
+            log.exception("turn %s could not be stored", msg.request_id)
+            self.trail.add("internal_error", stage="store")
+            self.trail.flush_now(agent.engine)
+            self._fail(self.texts("internal_error", request_id=msg.request_id))
+            self.executions = [e for e in self.executions if e.status != "pending_confirmation"]
+            return self._response([])
+
+    def _response(self, confirmations: list[Confirmation]) -> AgentResponse:
+        failed = [e for e in self.executions if e.status in ("error", "blocked")]
+        if self.error:
+            status = "error"
+        elif confirmations:
+            status = "awaiting_confirmation"
+        elif failed:
+            status = "tool_error"
+        else:
+            status = "success"
+        lines = list(self.lines)
+        if not self.error:
+            if not self.failures_worded:
+                lines += problems(self.texts, failed)
+            lines += confirmation_requests(self.texts, confirmations)
+        error = self.error or (f"{len(failed)} tool call(s) failed" if failed else None)
+        return AgentResponse(
+            request_id=self.msg.request_id, session_id=self.msg.session_id, status=status,
+            reply="\n\n".join(line for line in lines if line), error=error,
+            tool_executions=self.executions, confirmations=confirmations,
+            created_at=self.created_at, duration_ms=int((time.perf_counter() - self.started) * 1000))

@@ -1,0 +1,35 @@
+"""Alembic environment: the URL is the one given by code, else DB_URL from the settings."""
+
+from alembic import context
+
+from app.store.db import create_db_engine
+from app.store.tables import metadata
+
+config = context.config
+url = config.get_main_option("sqlalchemy.url")
+if not url:
+    from app.config import Settings
+
+    url = Settings().db_url
+
+
+def run_migrations_offline() -> None:
+    context.configure(url=url, target_metadata=metadata, literal_binds=True, render_as_batch=True)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_migrations_online() -> None:
+    engine = create_db_engine(url)
+    with engine.connect() as connection:
+        # Batch mode lets later ALTERs run on SQLite as well.
+        context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)
+        with context.begin_transaction():
+            context.run_migrations()
+    engine.dispose()
+
+
+if context.is_offline_mode():
+    run_migrations_offline()
+else:
+    run_migrations_online()

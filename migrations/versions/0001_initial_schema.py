@@ -1,0 +1,125 @@
+"""initial schema
+
+Revision ID: 0001
+Revises: 
+Create Date: 2026-11-23 03:56:36.921188
+"""
+from alembic import op
+import sqlalchemy as sa
+import app.store.tables
+
+
+revision = '0001'
+down_revision = None
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table('audit_events',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('request_id', sa.String(length=36), nullable=True),
+    sa.Column('session_id', sa.String(length=128), nullable=True),
+    sa.Column('channel', sa.String(length=32), nullable=True),
+    sa.Column('kind', sa.String(length=48), nullable=False),
+    sa.Column('data', sa.JSON(), nullable=False),
+    sa.Column('created_at', app.store.tables.UtcDateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_audit_events'))
+    )
+    with op.batch_alter_table('audit_events', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_audit_events_created_at'), ['created_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_audit_events_kind'), ['kind'], unique=False)
+        batch_op.create_index(batch_op.f('ix_audit_events_request_id'), ['request_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_audit_events_session_id'), ['session_id'], unique=False)
+
+    op.create_table('customers',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('name', sa.String(length=200), nullable=False),
+    sa.Column('email', sa.String(length=254), nullable=False),
+    sa.Column('verified', sa.Boolean(), server_default=sa.text('0'), nullable=False),
+    sa.Column('created_at', app.store.tables.UtcDateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_customers')),
+    sa.UniqueConstraint('email', name=op.f('uq_customers_email'))
+    )
+    op.create_table('dedupe_messages',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('channel', sa.String(length=32), nullable=False),
+    sa.Column('message_id', sa.String(length=191), nullable=False),
+    sa.Column('request_id', sa.String(length=36), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('response', sa.JSON(), nullable=True),
+    sa.Column('created_at', app.store.tables.UtcDateTime(), nullable=False),
+    sa.Column('updated_at', app.store.tables.UtcDateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_dedupe_messages')),
+    sa.UniqueConstraint('channel', 'message_id', name='uq_dedupe_messages_channel_message')
+    )
+    with op.batch_alter_table('dedupe_messages', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_dedupe_messages_created_at'), ['created_at'], unique=False)
+
+    op.create_table('messages',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('channel', sa.String(length=32), nullable=False),
+    sa.Column('session_id', sa.String(length=128), nullable=False),
+    sa.Column('request_id', sa.String(length=36), nullable=False),
+    sa.Column('role', sa.String(length=16), nullable=False),
+    sa.Column('content', sa.Text(), nullable=False),
+    sa.Column('created_at', app.store.tables.UtcDateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_messages'))
+    )
+    with op.batch_alter_table('messages', schema=None) as batch_op:
+        batch_op.create_index('ix_messages_conversation', ['channel', 'session_id', 'id'], unique=False)
+
+    op.create_table('pending_confirmations',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('token_id', sa.String(length=64), nullable=False),
+    sa.Column('request_id', sa.String(length=36), nullable=False),
+    sa.Column('channel', sa.String(length=32), nullable=False),
+    sa.Column('session_id', sa.String(length=128), nullable=False),
+    sa.Column('tool_name', sa.String(length=64), nullable=False),
+    sa.Column('args', sa.JSON(), nullable=False),
+    sa.Column('args_hash', sa.String(length=64), nullable=False),
+    sa.Column('preview', sa.Text(), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('created_at', app.store.tables.UtcDateTime(), nullable=False),
+    sa.Column('expires_at', app.store.tables.UtcDateTime(), nullable=False),
+    sa.Column('resolved_at', app.store.tables.UtcDateTime(), nullable=True),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_pending_confirmations')),
+    sa.UniqueConstraint('token_id', name=op.f('uq_pending_confirmations_token_id'))
+    )
+    with op.batch_alter_table('pending_confirmations', schema=None) as batch_op:
+        batch_op.create_index('ix_pending_confirmations_session', ['channel', 'session_id', 'status'], unique=False)
+
+    op.create_table('sessions',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('channel', sa.String(length=32), nullable=False),
+    sa.Column('session_id', sa.String(length=128), nullable=False),
+    sa.Column('facts', sa.JSON(), nullable=False),
+    sa.Column('created_at', app.store.tables.UtcDateTime(), nullable=False),
+    sa.Column('updated_at', app.store.tables.UtcDateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_sessions')),
+    sa.UniqueConstraint('channel', 'session_id', name='uq_sessions_channel_session')
+    )
+
+
+def downgrade() -> None:
+    op.drop_table('sessions')
+    with op.batch_alter_table('pending_confirmations', schema=None) as batch_op:
+        batch_op.drop_index('ix_pending_confirmations_session')
+
+    op.drop_table('pending_confirmations')
+    with op.batch_alter_table('messages', schema=None) as batch_op:
+        batch_op.drop_index('ix_messages_conversation')
+
+    op.drop_table('messages')
+    with op.batch_alter_table('dedupe_messages', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_dedupe_messages_created_at'))
+
+    op.drop_table('dedupe_messages')
+    op.drop_table('customers')
+    with op.batch_alter_table('audit_events', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_audit_events_session_id'))
+        batch_op.drop_index(batch_op.f('ix_audit_events_request_id'))
+        batch_op.drop_index(batch_op.f('ix_audit_events_kind'))
+        batch_op.drop_index(batch_op.f('ix_audit_events_created_at'))
+
+    op.drop_table('audit_events')

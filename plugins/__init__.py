@@ -1,0 +1,1 @@
+"""The built-in tools: ordinary plugins, registered through the same entry point group."""

@@ -1,0 +1,31 @@
+"""health_check: what an operator asks first. Read-only, no arguments."""
+
+import platform
+import time
+
+import psutil
+
+from app.tools import ToolArgs, ToolContext, tool
+
+
+class NoArgs(ToolArgs):
+    pass
+
+
+@tool(permissions=["read"], tag="read")
+def health_check(args: NoArgs, ctx: ToolContext) -> dict:
+    """Server status: CPU, memory, disk of the workspace's volume, uptime and platform."""
+    memory = psutil.virtual_memory()
+    disk = psutil.disk_usage(str(ctx.workspace.root))
+    return {
+        "cpu_percent": psutil.cpu_percent(interval=None),
+        "cpu_count": psutil.cpu_count(),
+        "load_average": [round(x, 2) for x in psutil.getloadavg()],
+        "memory": {"total_mb": memory.total // 2**20, "available_mb": memory.available // 2**20,
+                   "percent": memory.percent},
+        "disk": {"total_gb": round(disk.total / 2**30, 1), "free_gb": round(disk.free / 2**30, 1),
+                 "percent": disk.percent},
+        "uptime_sec": int(time.time() - psutil.boot_time()),
+        "platform": {"system": platform.system(), "release": platform.release(),
+                     "machine": platform.machine(), "python": platform.python_version()},
+    }
