@@ -1,18 +1,18 @@
-"""Bodies over MAX_REQUEST_SIZE answer 413 before the app reads them, chunked or not."""
+"""Bodies over MAX_REQUEST_SIZE answer 413 before the app sees them, chunked or not."""
 
 from __future__ import annotations
 
 import json
+from typing import Callable
 
-
-class BodyTooLarge(Exception):
-    pass
+import anyio
 
 
 class BodySizeLimit:
-    def __init__(self, app, max_bytes: int) -> None:
+    def __init__(self, app, max_bytes: int, on_reject: Callable[[str, str], None] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.on_reject = on_reject  # called off the event loop with (path, reason)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -20,33 +20,39 @@ class BodySizeLimit:
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None:
             try:
-                too_large = int(declared) > self.max_bytes
+                if int(declared) > self.max_bytes:
+                    return await self._too_large(scope, send)
             except ValueError:
                 return await self._reply(send, 400, "invalid Content-Length")
-            if too_large:
-                return await self._reply(send, 413, f"request body larger than {self.max_bytes} bytes")
-        seen = 0
-        started = False
-
-        async def counted_receive():
-            nonlocal seen
+        # Read the whole (bounded) body here, so an oversized chunked body is refused
+        # before any route runs, then hand it on unchanged.
+        chunks, size = [], 0
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise BodyTooLarge
-            return message
+            if message["type"] == "http.disconnect":
+                return
+            body = message.get("body", b"")
+            size += len(body)
+            if size > self.max_bytes:
+                return await self._too_large(scope, send)
+            chunks.append(body)
+            if not message.get("more_body", False):
+                break
+        replayed = False
 
-        async def tracked_send(message):
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
+        async def replay():
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+            return await receive()
 
-        try:
-            await self.app(scope, counted_receive, tracked_send)
-        except BodyTooLarge:
-            if not started:
-                await self._reply(send, 413, f"request body larger than {self.max_bytes} bytes")
+        await self.app(scope, replay, send)
+
+    async def _too_large(self, scope, send) -> None:
+        if self.on_reject:
+            await anyio.to_thread.run_sync(self.on_reject, scope.get("path", ""), "body_too_large")
+        await self._reply(send, 413, f"request body larger than {self.max_bytes} bytes")
 
     @staticmethod
     async def _reply(send, status: int, detail: str) -> None:

@@ -55,7 +55,9 @@ def create_app(settings: Settings | None = None, *, model: ChatModel | None = No
     if settings.cors_origin_list:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origin_list,
                            allow_methods=["GET", "POST"], allow_headers=["Content-Type", "X-API-Key"])
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_size)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_size,
+                       on_reject=lambda path, reason: record(agent.engine, "request_rejected",
+                                                             route=path, status=413, reason=reason))
     return app
 
 

@@ -1,0 +1,93 @@
+"""`llm-planner`: serve, migrate, tools."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+
+from pydantic import ValidationError
+
+
+def _settings():
+    from app.config import Settings
+
+    try:
+        return Settings()
+    except ValidationError as exc:
+        lines = [f"  {'.'.join(map(str, e['loc'])).upper() or 'settings'}: {e['msg']}" for e in exc.errors()]
+        sys.exit("Invalid configuration (environment or .env):\n" + "\n".join(lines))
+
+
+def cmd_serve(args) -> int:
+    import uvicorn
+
+    from app.store.db import create_db_engine
+    from app.store.migrate import SchemaBehind, ensure_current
+
+    settings = _settings()
+    engine = create_db_engine(settings.db_url)
+    try:
+        ensure_current(engine, settings.db_url, migrate_sqlite=settings.is_sqlite)
+    except SchemaBehind as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    except Exception as exc:
+        print(f"Cannot reach the database at {engine.url!r}: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
+    uvicorn.run("app.main:app", host=args.host or settings.host, port=args.port or settings.port,
+                workers=args.workers, log_level=args.log_level, proxy_headers=True)
+    return 0
+
+
+def cmd_migrate(args) -> int:
+    from app.store.migrate import upgrade
+
+    settings = _settings()
+    upgrade(settings.db_url)
+    print("database schema is up to date")
+    return 0
+
+
+def cmd_tools(args) -> int:
+    from app.executor.registry import load_registry
+
+    settings = _settings()
+    registry = load_registry(settings.plugins_dir)
+    if args.json:
+        print(json.dumps(registry.catalogue(), indent=2))
+        return 0
+    for item in registry.catalogue():
+        blocked = sorted(set(item["permissions"]) & settings.blocked)
+        note = f"  [blocked: {', '.join(blocked)}]" if blocked else ""
+        print(f"{item['name']}  tag={item['tag']}  permissions={','.join(item['permissions'])}{note}")
+        print(f"    {item['description']}")
+        print(f"    args: {json.dumps(item['args_schema'].get('properties', {}))}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="llm-planner", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="start the HTTP service on HOST:PORT")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--log-level", default="info")
+    serve.set_defaults(func=cmd_serve)
+    migrate = sub.add_parser("migrate", help="bring DB_URL to the current schema (alembic upgrade head)")
+    migrate.set_defaults(func=cmd_migrate)
+    tools = sub.add_parser("tools", help="the tool catalogue: name, tag, permissions, arguments")
+    tools.add_argument("--json", action="store_true")
+    tools.set_defaults(func=cmd_tools)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

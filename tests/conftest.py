@@ -1,0 +1,138 @@
+"""Fixtures: each test runs on SQLite and on MySQL/MariaDB, both built by the Alembic
+migrations users run, driving the real app over HTTP with a scripted model."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+
+from app.agent import Agent
+from app.config import Settings
+from app.llm.scripted import ScriptedModel
+from app.main import create_app
+from app.store.db import create_db_engine
+from app.store.migrate import upgrade
+from app.store.tables import metadata
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+TEST_SECRET = "test-confirm-secret"
+
+
+def _mysql_url() -> str | None:
+    url = os.environ.get("TEST_DB_URL")
+    if url:
+        return url.replace("mysql://", "mysql+pymysql://", 1) if url.startswith("mysql://") else url
+    try:
+        import docker
+
+        docker.from_env().ping()
+    except Exception:
+        return None
+    from testcontainers.mysql import MySqlContainer
+
+    container = MySqlContainer("mysql:8.0").start()
+    _mysql_url.container = container  # kept alive for the session
+    return container.get_connection_url().replace("mysql://", "mysql+pymysql://", 1)
+
+
+def _fresh_schema(url: str) -> sa.Engine:
+    engine = create_db_engine(url)
+    with engine.begin() as conn:  # a database a previous run left behind starts empty again
+        metadata.drop_all(conn)
+        conn.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))
+    upgrade(url)
+    return engine
+
+
+@pytest.fixture(scope="session", params=["sqlite", "mysql"])
+def backend(request, tmp_path_factory) -> tuple[str, str, sa.Engine]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('db')}/agent.db"
+    else:
+        url = _mysql_url()
+        if url is None:
+            message = "MySQL tests need TEST_DB_URL or Docker"
+            if IN_CI:
+                pytest.fail(message + " (CI=true: a skipped MySQL test is a failure)")
+            pytest.skip(message)
+    engine = _fresh_schema(url)
+    yield request.param, url, engine
+    engine.dispose()
+
+
+@pytest.fixture
+def engine(backend) -> sa.Engine:
+    _, _, engine = backend
+    with engine.begin() as conn:
+        for table in reversed(metadata.sorted_tables):
+            conn.execute(table.delete())
+    return engine
+
+
+@pytest.fixture
+def workspace(tmp_path) -> Path:
+    root = tmp_path / "workspace"
+    root.mkdir()
+    return root
+
+
+@pytest.fixture
+def make_settings(backend, tmp_path, workspace):
+    _, url, _ = backend
+
+    def build(**overrides) -> Settings:
+        values = dict(db_url=url, workspace_root=workspace, data_dir=tmp_path / "data",
+                      confirm_secret=TEST_SECRET, ollama_model="test-model")
+        values.update(overrides)
+        return Settings(_env_file=None, **values)
+
+    return build
+
+
+@pytest.fixture
+def model() -> ScriptedModel:
+    return ScriptedModel()
+
+
+@pytest.fixture
+def make_client(make_settings, engine, model):
+    """make_client(**settings) -> a TestClient on a fresh app sharing the test's database."""
+    clients = []
+
+    def build(model_=None, registry=None, **overrides) -> TestClient:
+        settings = make_settings(**overrides)
+        agent = Agent(settings, engine=engine, model=model_ or model, registry=registry)
+        client = TestClient(create_app(settings, agent=agent))
+        client.__enter__()
+        clients.append(client)
+        return client
+
+    yield build
+    for client in clients:
+        client.__exit__(None, None, None)
+
+
+@pytest.fixture
+def client(make_client) -> TestClient:
+    return make_client()
+
+
+def rows(engine: sa.Engine, table: str, **where) -> list[dict]:
+    tbl = metadata.tables[table]
+    query = sa.select(tbl).where(*(tbl.c[k] == v for k, v in where.items())).order_by(tbl.c.id)
+    with engine.connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(query)]
+
+
+def chat(client: TestClient, message: str, session_id: str = "s1", **headers) -> dict:
+    response = client.post("/agent", json={"message": message, "session_id": session_id}, headers=headers)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def plan(reply: str = "ok", *calls: tuple[str, dict], facts: dict | None = None) -> dict:
+    return {"reply": reply, "tool_calls": [{"tool": t, "args": a} for t, a in calls], "facts": facts or {}}

@@ -1,0 +1,119 @@
+"""Routes, keys, limits and bad input: clear 4xx, audited, never a 500."""
+
+import pytest
+
+from app.llm.base import ModelUnavailable
+from tests.conftest import chat, plan, rows
+
+
+def test_health(client):
+    body = client.get("/health").json()
+    assert body["status"] == "healthy" and body["version"] and body["timestamp"]
+
+
+def test_ready_when_database_and_model_answer(client):
+    response = client.get("/health/ready")
+    assert response.status_code == 200
+    assert response.json()["checks"]["database"]["ok"] is True
+
+
+def test_agent_key_when_set(make_client, model, engine):
+    client = make_client(agent_api_key="s3cret")
+    model.push(plan("hi"))
+    assert client.post("/agent", json={"message": "hi", "session_id": "a"}).status_code == 401
+    assert client.post("/agent", json={"message": "hi", "session_id": "a"},
+                       headers={"X-API-Key": "s3cret-not"}).status_code == 401
+    assert chat(client, "hi", **{"X-API-Key": "s3cret"})["status"] == "success"
+    assert len(rows(engine, "audit_events", kind="auth_failed")) == 2
+    assert len(model.calls) == 1  # refused requests never reached the model
+
+
+def test_agent_open_when_key_unset(client, model):
+    model.push(plan("hi"))
+    assert chat(client, "hi")["status"] == "success"
+
+
+def test_agent_run_needs_a_configured_key(make_client, model, workspace):
+    closed = make_client()
+    assert closed.post("/agent/run", json={"input": "/list_dir"}).status_code == 503
+    client = make_client(agent_api_key="k")
+    assert client.post("/agent/run", json={"input": "/list_dir"}).status_code == 401
+    (workspace / "a.txt").write_text("1")
+    response = client.post("/agent/run", json={"input": "/list_dir"}, headers={"x-api-key": "k"})
+    body = response.json()
+    assert response.status_code == 200 and body["status"] == "success"
+    assert body["session_id"] == "default" and "a.txt" in body["reply"]
+
+
+@pytest.mark.parametrize("payload", [
+    {}, {"message": "hi"}, {"session_id": "a"}, {"message": "", "session_id": "a"},
+    {"message": "x" * 10001, "session_id": "a"}, {"message": 5, "session_id": "a"},
+    {"message": "hi", "session_id": ""}, {"message": "hi", "session_id": "a\nb"},
+    {"message": "hi", "session_id": "a", "extra": 1}, [], "text", None,
+])
+def test_invalid_bodies_are_422_and_audited(client, model, engine, payload):
+    response = client.post("/agent", json=payload)
+    assert response.status_code == 422
+    assert rows(engine, "audit_events", kind="request_rejected")
+    assert model.calls == []
+
+
+def test_not_json_is_422(client):
+    response = client.post("/agent", content=b"{not json", headers={"content-type": "application/json"})
+    assert response.status_code == 422
+    assert client.post("/agent", content=b"message=hi").status_code == 422
+
+
+def test_run_input_limits(make_client):
+    client = make_client(agent_api_key="k")
+    for bad in ({"input": ""}, {"input": "x" * 10001}, {}):
+        assert client.post("/agent/run", json=bad, headers={"X-API-Key": "k"}).status_code == 422
+
+
+def test_oversized_body_is_413_declared_or_streamed(make_client, model, engine):
+    client = make_client(max_request_size=2048)
+    big = {"message": "x" * 4000, "session_id": "a"}
+    assert client.post("/agent", json=big).status_code == 413
+
+    def chunks():
+        yield b'{"message": "'
+        for _ in range(10):
+            yield b"x" * 500
+        yield b'", "session_id": "a"}'
+
+    assert client.post("/agent", content=chunks(), headers={"content-type": "application/json"}).status_code == 413
+    assert model.calls == []
+    assert [r["data"]["status"] for r in rows(engine, "audit_events", kind="request_rejected")] == [413, 413]
+
+
+def test_model_crash_is_an_error_reply_not_a_500(client, model, engine):
+    model.push(RuntimeError("boom"))
+    response = client.post("/agent", json={"message": "hi", "session_id": "a"})
+    body = response.json()
+    assert response.status_code == 200 and body["status"] == "error"
+    assert body["request_id"] in body["error"] and "boom" not in response.text
+    assert rows(engine, "audit_events", kind="internal_error")
+
+
+def test_model_down_answers_clearly_and_commands_still_work(client, model, workspace):
+    model.push(ModelUnavailable("ollama", "http://127.0.0.1:9", "connection failed"))
+    down = chat(client, "list the files")
+    assert down["status"] == "error" and "ollama" in down["reply"] and "http://127.0.0.1:9" in down["reply"]
+    (workspace / "f.txt").write_text("1")
+    assert "f.txt" in chat(client, "/list_dir")["reply"]
+
+
+def test_response_shape(client, model):
+    model.push(plan("hi"))
+    body = chat(client, "hi")
+    assert set(body) == {"request_id", "session_id", "status", "reply", "error", "tool_executions",
+                         "confirmations", "created_at", "duration_ms"}
+    assert body["session_id"] == "s1" and isinstance(body["duration_ms"], int)
+
+
+def test_unicode_and_odd_messages_never_500(client, model):
+    model.push(*[plan("ok")] * 4)
+    for message in ("ñandú 🦤", "\x00 null", "confirm", "/", "/ ", '/read_file path="unclosed',
+                    "/read_file nokey", "confirm " + "a" * 5000):
+        response = client.post("/agent", json={"message": message, "session_id": "odd"})
+        assert response.status_code == 200, (message, response.text)
