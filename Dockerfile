@@ -1,0 +1,28 @@
+# Not built in this project's CI (no Docker engine there); kept small so it can be checked by reading.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 UV_LINK_MODE=copy UV_COMPILE_BYTECODE=1 \
+    HOST=0.0.0.0 PORT=8000 DB_URL=sqlite:////app/data/agent.db WORKSPACE_ROOT=/app/workspace \
+    DATA_DIR=/app/data PATH=/app/.venv/bin:$PATH
+
+RUN pip install --no-cache-dir uv \
+ && useradd --create-home --uid 10001 agent
+
+WORKDIR /app
+COPY pyproject.toml uv.lock README.md ./
+RUN uv sync --frozen --no-dev --no-install-project
+COPY app ./app
+COPY plugins ./plugins
+COPY prompts ./prompts
+COPY migrations ./migrations
+COPY alembic.ini ./
+RUN uv sync --frozen --no-dev \
+ && mkdir -p /app/data /app/workspace \
+ && chown -R agent:agent /app/data /app/workspace
+
+USER agent
+EXPOSE 8000
+VOLUME ["/app/data", "/app/workspace"]
+HEALTHCHECK --interval=30s --timeout=5s CMD python -c "import urllib.request,os; urllib.request.urlopen(f'http://127.0.0.1:{os.environ.get(\"PORT\",\"8000\")}/health')"
+# Migrate before serve: a no-op when the schema is current.
+CMD ["sh", "-c", "llm-planner migrate && exec llm-planner serve"]

@@ -1,0 +1,57 @@
+"""A small stand-in Ollama server: answers /api/chat from a script and records requests."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class FakeOllama:
+    def __init__(self) -> None:
+        self.requests: list[dict] = []
+        self.replies: list[tuple[int, str]] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):  # keep test output clean
+                pass
+
+            def _send(self, status: int, body: str) -> None:
+                data = body.encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self):
+                outer.requests.append({"path": self.path, "headers": dict(self.headers)})
+                self._send(200, json.dumps({"models": [{"name": "test-model"}]}))
+
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length", 0))
+                body = json.loads(self.rfile.read(length) or b"{}")
+                outer.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
+                status, content = outer.replies.pop(0) if outer.replies else (200, '{"reply": "ok"}')
+                if status != 200:
+                    return self._send(status, json.dumps({"error": content}))
+                self._send(200, json.dumps({
+                    "model": body.get("model"), "created_at": "2026-01-01T00:00:00Z",
+                    "message": {"role": "assistant", "content": content}, "done": True,
+                    "prompt_eval_count": 120, "eval_count": 30}))
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def reply(self, content: str | dict, status: int = 200) -> None:
+        self.replies.append((status, content if isinstance(content, str) else json.dumps(content)))
+
+    def __enter__(self) -> "FakeOllama":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()

@@ -1,0 +1,132 @@
+"""The commands a user types: serve (real process), migrate, tools; settings errors."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+from app.store.db import create_db_engine
+
+CLI = [sys.executable, "-m", "app.cli"]
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _env(**extra) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OLLAMA_", "DB_URL", "AGENT_API"))}
+    env["PYTHONPATH"] = ROOT
+    env.update(extra)
+    return env
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def empty_db(backend, tmp_path):
+    """A database with no schema at all: a new SQLite file, or a new MySQL database."""
+    kind, url, _ = backend
+    if kind == "sqlite":
+        yield f"sqlite:///{tmp_path}/fresh.db"
+        return
+    parsed = make_url(url)
+    name = f"{parsed.database}_fresh"
+    server = create_db_engine(parsed.set(database="").render_as_string(hide_password=False))
+    with server.begin() as conn:
+        conn.execute(sa.text(f"DROP DATABASE IF EXISTS `{name}`"))
+        conn.execute(sa.text(f"CREATE DATABASE `{name}`"))
+    yield parsed.set(database=name).render_as_string(hide_password=False)
+    with server.begin() as conn:
+        conn.execute(sa.text(f"DROP DATABASE IF EXISTS `{name}`"))
+    server.dispose()
+
+
+def _serve(tmp_path, db_url, port):
+    return subprocess.Popen(CLI + ["serve", "--port", str(port)], cwd=tmp_path,
+                            env=_env(DB_URL=db_url), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+
+
+def _wait_healthy(proc, port) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"serve exited: {proc.stdout.read()}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    raise AssertionError("serve did not start")
+
+
+def test_serve_migrate_and_run(backend, empty_db, tmp_path):
+    kind, _, _ = backend
+    port = _free_port()
+    if kind == "mysql":
+        refused = _serve(tmp_path, empty_db, port)
+        out, _ = refused.communicate(timeout=60)
+        assert refused.returncode == 1 and "llm-planner migrate" in out
+        migrated = subprocess.run(CLI + ["migrate"], cwd=tmp_path, env=_env(DB_URL=empty_db),
+                                  capture_output=True, text=True, timeout=120)
+        assert migrated.returncode == 0, migrated.stderr
+    proc = _serve(tmp_path, empty_db, port)
+    try:
+        _wait_healthy(proc, port)
+        base = f"http://127.0.0.1:{port}"
+        (tmp_path / "workspace" / "hello.txt").write_text("hi")
+        body = httpx.post(f"{base}/agent", json={"message": "/list_dir", "session_id": "cli"}).json()
+        assert body["status"] == "success" and "hello.txt" in body["reply"]
+        ready = httpx.get(f"{base}/health/ready")
+        assert ready.status_code == 503  # no model configured, and it says so
+        assert ready.json()["checks"]["database"]["ok"] is True
+        assert "OLLAMA_MODEL" in httpx.post(f"{base}/agent", json={"message": "hi", "session_id": "c"}).json()["reply"]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    if kind == "sqlite":
+        assert (tmp_path / "data" / "confirm_secret").exists()
+    engine = create_db_engine(empty_db)
+    with engine.connect() as conn:
+        tables = set(sa.inspect(conn).get_table_names())
+        assert {"sessions", "messages", "dedupe_messages", "audit_events", "pending_confirmations",
+                "customers"} <= tables
+        assert conn.execute(sa.text("SELECT COUNT(*) FROM audit_events")).scalar() >= 4
+    engine.dispose()
+
+
+def test_tools_catalogue(tmp_path):
+    out = subprocess.run(CLI + ["tools", "--json"], cwd=tmp_path, env=_env(), capture_output=True,
+                         text=True, timeout=60)
+    catalogue = {item["name"]: item for item in json.loads(out.stdout)}
+    assert set(catalogue) >= {"health_check", "list_dir", "read_file", "write_file", "register_customer"}
+    assert catalogue["write_file"]["tag"] == "write" and catalogue["write_file"]["permissions"] == ["write"]
+    assert catalogue["read_file"]["args_schema"]["properties"]["max_lines"]
+
+
+@pytest.mark.parametrize("setting,value,says", [
+    ("BLOCKED_PERMISSIONS", "network,root", "unknown permission"),
+    ("PORT", "eighty", "PORT"),
+    ("LLM_PROVIDER", "anthropic", "LLM_PROVIDER"),
+    ("CONFIRM_TTL_SEC", "0", "CONFIRM_TTL_SEC"),
+    ("REPLY_LANGUAGE", "fr", "REPLY_LANGUAGE"),
+])
+def test_bad_setting_is_a_clear_message(tmp_path, setting, value, says):
+    out = subprocess.run(CLI + ["tools"], cwd=tmp_path, env=_env(**{setting: value}),
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode != 0 and says in out.stderr and "Traceback" not in out.stderr
+
+
+def test_dotenv_is_read(tmp_path):
+    (tmp_path / ".env").write_text("BLOCKED_PERMISSIONS=write\n")
+    out = subprocess.run(CLI + ["tools"], cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=60)
+    assert "[blocked: write]" in out.stdout
