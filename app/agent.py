@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from sqlalchemy.engine import Engine
 
+import logging
+
+from app.audit import record
+from app.channels.meta_graph import MetaGraph
 from app.config import Settings
+from app.inbox import Delivery, Inbox
 from app.confirmations import Confirmations
 from app.executor.registry import ToolRegistry, load_registry
 from app.executor.run import Executor
@@ -15,6 +20,8 @@ from app.schemas import AgentResponse
 from app.store.db import create_db_engine
 from app.texts import Texts
 from app.turn import Message, Turn
+
+log = logging.getLogger("llm_planner.agent")
 
 
 class Agent:
@@ -27,9 +34,46 @@ class Agent:
         self.workspace = Workspace(settings.workspace_root)
         self.executor = Executor(self.registry, settings.blocked, settings.max_tool_timeout,
                                  settings.max_output_size)
-        self.confirmations = Confirmations(settings.confirm_keys, settings.confirm_ttl_sec)
+        self.confirmations = Confirmations(settings.confirm_keys, settings.confirm_ttl_sec,
+                                           settings.confirm_max_failures)
         self.planner = Planner(self.model, self.registry, settings.planner_max_retries)
         self.texts = Texts(settings.reply_language)
+        self.inbox = Inbox(self.engine, settings.inbox_lease_sec, settings.inbox_wait_sec)
+        self.meta = MetaGraph(settings, self.texts)
 
     def handle(self, msg: Message) -> AgentResponse:
         return Turn(self, msg).run()
+
+    def process_delivery(self, delivery: Delivery) -> dict:
+        """Run a stored inbound delivery, store its answer, and send it where the channel
+        answers out of band (Meta)."""
+        response = self.handle(Message(channel=delivery.channel, session_id=delivery.session_id,
+                                       text=delivery.text, request_id=delivery.request_id))
+        data = response.model_dump(mode="json")
+        self.inbox.complete(delivery, data)
+        if delivery.channel == "meta":
+            try:
+                sent = self.meta.send_response(delivery.session_id,
+                                               (delivery.reply_to or {}).get("phone_number_id"), data)
+                record(self.engine, "reply_sent", request_id=delivery.request_id, channel="meta",
+                       session_id=delivery.session_id, messages=sent)
+            except Exception as exc:  # the answer is stored either way; the failure is on record
+                log.warning("could not send the reply for %s: %s", delivery.request_id, exc)
+                record(self.engine, "reply_failed", request_id=delivery.request_id, channel="meta",
+                       session_id=delivery.session_id, error=str(exc)[:300])
+        return data
+
+    def recover_unfinished(self) -> int:
+        """Finish deliveries a dead process acknowledged but never answered; once each."""
+        done = 0
+        try:
+            for delivery in self.inbox.unfinished():
+                if self.inbox.takeover(delivery):
+                    record(self.engine, "delivery_recovered", request_id=delivery.request_id,
+                           channel=delivery.channel, session_id=delivery.session_id,
+                           message_id=delivery.message_id)
+                    self.process_delivery(delivery)
+                    done += 1
+        except Exception:
+            log.exception("recovering unfinished deliveries failed")
+        return done

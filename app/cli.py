@@ -69,6 +69,20 @@ def cmd_tools(args) -> int:
     return 0
 
 
+def cmd_purge(args) -> int:
+    from app.inbox import Inbox
+    from app.store.db import create_db_engine
+
+    settings = _settings()
+    days = args.days or settings.dedupe_keep_days
+    if days < 7:
+        print("dedupe rows are kept at least 7 days", file=sys.stderr)
+        return 2
+    removed = Inbox(create_db_engine(settings.db_url), settings.inbox_lease_sec, 0).purge(days)
+    print(f"removed {removed} answered deliveries older than {days} days")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="llm-planner", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -83,6 +97,9 @@ def main(argv: list[str] | None = None) -> int:
     tools = sub.add_parser("tools", help="the tool catalogue: name, tag, permissions, arguments")
     tools.add_argument("--json", action="store_true")
     tools.set_defaults(func=cmd_tools)
+    purge = sub.add_parser("purge", help="delete answered webhook deliveries older than N days (>= 7)")
+    purge.add_argument("--days", type=int)
+    purge.set_defaults(func=cmd_purge)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 import secrets
 import time
@@ -17,6 +19,11 @@ KNOWN_PERMISSIONS = {"read", "write", "execute", "network"}
 
 def _csv(value: str | None) -> list[str]:
     return [part.strip() for part in (value or "").split(",") if part.strip()]
+
+
+def _whsec_bytes(secret: str) -> bytes:
+    # As the Standard Webhooks libraries do: padding may be left off.
+    return base64.b64decode(secret[len("whsec_"):] + "==")
 
 
 class Settings(BaseSettings):
@@ -46,11 +53,20 @@ class Settings(BaseSettings):
     provider_hmac_secret: str | None = None
     meta_app_secret: str | None = None
     meta_verify_token: str | None = None
+    meta_access_token: str | None = None
+    meta_phone_number_id: str | None = None
+    meta_graph_url: str = "https://graph.facebook.com/v21.0"
+    twilio_auth_token: str | None = None
+    public_base_url: str | None = None  # the URL Twilio signs, when a proxy rewrites ours
+    inbox_wait_sec: float = Field(30, gt=0)  # a duplicate waits this long for the first
+    inbox_lease_sec: int = Field(300, ge=10)  # an unfinished delivery older than this is retaken
+    dedupe_keep_days: int = Field(7, ge=7)
     provider_verify_signature: bool = True
     provider_max_skew_sec: int = Field(300, ge=1)
 
     confirm_secret: str | None = None
     confirm_ttl_sec: int = Field(600, ge=1)
+    confirm_max_failures: int = Field(5, ge=1, le=100)
 
     workspace_root: Path = Path("./workspace")
     blocked_permissions: str = "network,execute"
@@ -77,6 +93,7 @@ class Settings(BaseSettings):
         "ollama_api_key", "ollama_model", "openai_base_url", "openai_api_key", "openai_model",
         "agent_api_key", "admin_api_key", "internal_api_key", "provider_hmac_secret",
         "meta_app_secret", "meta_verify_token", "confirm_secret", "cors_origins", "plugins_dir",
+        "meta_access_token", "meta_phone_number_id", "twilio_auth_token", "public_base_url",
         mode="before",
     )
     @classmethod
@@ -84,6 +101,18 @@ class Settings(BaseSettings):
         # `FOO=` in a .env file means "not set", not "the empty secret".
         if isinstance(value, str) and not value.strip():
             return None
+        return value
+
+    @field_validator("provider_hmac_secret")
+    @classmethod
+    def _secrets_decode(cls, value: str | None) -> str | None:
+        for secret in _csv(value):
+            if secret.startswith("whsec_"):
+                try:
+                    if not _whsec_bytes(secret):
+                        raise binascii.Error
+                except binascii.Error:
+                    raise ValueError("a whsec_ secret must be base64 after the prefix") from None
         return value
 
     @field_validator("blocked_permissions")
@@ -109,6 +138,14 @@ class Settings(BaseSettings):
     @property
     def blocked(self) -> frozenset[str]:
         return frozenset(_csv(self.blocked_permissions))
+
+    @property
+    def provider_secrets(self) -> list[bytes]:
+        """Standard Webhooks keys: `whsec_<base64>` is the decoded bytes, anything else its UTF-8."""
+        keys = []
+        for secret in _csv(self.provider_hmac_secret):
+            keys.append(_whsec_bytes(secret) if secret.startswith("whsec_") else secret.encode())
+        return keys
 
     @property
     def cors_origin_list(self) -> list[str]:

@@ -4,6 +4,7 @@ consumed once by a conditional UPDATE so the database, not a lock, decides who r
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import secrets
 from dataclasses import dataclass
@@ -15,17 +16,28 @@ from itsdangerous import BadData, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy.engine import Connection
 
 from app.store.tables import pending_confirmations as pc
-from app.store.tables import utcnow
+from app.store.tables import sessions, utcnow
 
 SALT = "llm-planner/confirm/v1"
+# Where a person types the token on a phone: a short code instead of the long token.
+CHAT_CHANNELS = frozenset({"wa", "provider", "meta", "twilio"})
+CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # no I, L, O, U: nothing to misread
+CODE_LENGTH = 8
 
 
 class ConfirmError(Exception):
-    """`code` names the service text that explains the refusal."""
+    """`code` names the service text that explains the refusal; `guess` marks a short code
+    that matched nothing, which counts against the session's wrong-guess budget."""
 
-    def __init__(self, code: str) -> None:
+    def __init__(self, code: str, guess: bool = False) -> None:
         super().__init__(code)
         self.code = code
+        self.guess = guess
+
+
+def normalize_code(text: str) -> str | None:
+    code = text.upper().replace("-", "").replace(" ", "").translate(str.maketrans("OIL", "011"))
+    return code if len(code) == CODE_LENGTH and all(c in CROCKFORD for c in code) else None
 
 
 @dataclass(frozen=True)
@@ -49,10 +61,20 @@ def args_hash(tool_name: str, args: dict[str, Any]) -> str:
 
 
 class Confirmations:
-    def __init__(self, keys: list[str], ttl_sec: int) -> None:
+    def __init__(self, keys: list[str], ttl_sec: int, max_failures: int = 5) -> None:
         # itsdangerous signs with the last key and accepts any: rotation is "append, later drop".
         self.serializer = URLSafeTimedSerializer(keys, salt=SALT)
+        self.keys = [key.encode() for key in keys]
         self.ttl = ttl_sec
+        self.max_failures = max_failures
+
+    def _short_code(self, key: bytes, token_id: str, session_id: str, channel: str,
+                    tool_name: str, digest: str) -> str:
+        """40 bits of an HMAC over everything the token binds: signed, bound, unguessable
+        within the session's wrong-guess budget."""
+        message = "|".join((SALT, token_id, session_id, channel, tool_name, digest)).encode()
+        number = int.from_bytes(hmac.new(key, message, hashlib.sha256).digest()[:5], "big")
+        return "".join(CROCKFORD[(number >> (5 * i)) & 31] for i in reversed(range(CODE_LENGTH)))
 
     def issue(self, conn: Connection, *, request_id: str, channel: str, session_id: str,
               tool_name: str, args: dict[str, Any], preview: str) -> Issued:
@@ -60,11 +82,17 @@ class Confirmations:
         digest = args_hash(tool_name, args)
         now = utcnow()
         expires_at = now + timedelta(seconds=self.ttl)
+        code = None
+        if channel in CHAT_CHANNELS:
+            code = self._short_code(self.keys[-1], token_id, session_id, channel, tool_name, digest)
         conn.execute(sa.insert(pc).values(
             token_id=token_id, request_id=request_id, channel=channel, session_id=session_id,
             tool_name=tool_name, args=args, args_hash=digest, preview=preview, status="pending",
-            created_at=now, expires_at=expires_at))
-        token = self.serializer.dumps([token_id, session_id, channel, tool_name, digest])
+            short_code=code, created_at=now, expires_at=expires_at))
+        if code:
+            token = f"{code[:4]}-{code[4:]}"
+        else:
+            token = self.serializer.dumps([token_id, session_id, channel, tool_name, digest])
         return Issued(token=token, token_id=token_id, expires_at=expires_at)
 
     def consume(self, conn: Connection, token: str, *, channel: str, session_id: str) -> Parked:
@@ -75,7 +103,10 @@ class Confirmations:
 
     def _resolve(self, conn: Connection, token: str, channel: str, session_id: str,
                  new_status: str) -> Parked:
-        token_id, tool_name, digest = self._verify(token, channel, session_id)
+        if "." in token:
+            token_id, tool_name, digest = self._verify(token, channel, session_id)
+        else:
+            token_id, tool_name, digest = self._verify_code(conn, token, channel, session_id)
         now = utcnow()
         # The whole decision is this one statement: of any number of concurrent callers,
         # exactly one sees rowcount 1.
@@ -90,6 +121,8 @@ class Confirmations:
         if claimed == 1 and row is not None:
             if args_hash(row.tool_name, row.args) != digest:
                 raise ConfirmError("token_invalid")  # the stored call was altered
+            if row.short_code:
+                self._reset_failures(conn, channel, session_id)
             return Parked(token_id, row.tool_name, row.args, row.preview)
         if row is None:
             raise ConfirmError("token_invalid")
@@ -117,3 +150,40 @@ class Confirmations:
         if bound_session != session_id:
             raise ConfirmError("token_other_session")
         return token_id, tool_name, digest
+
+    def _verify_code(self, conn: Connection, text: str, channel: str,
+                     session_id: str) -> tuple[str, str, str]:
+        if channel not in CHAT_CHANNELS:
+            raise ConfirmError("token_invalid")
+        locked = conn.execute(sa.select(sessions.c.confirm_locked_until).where(
+            sessions.c.channel == channel, sessions.c.session_id == session_id)).scalar()
+        if locked is not None and locked > utcnow():
+            raise ConfirmError("token_locked")
+        code = normalize_code(text)
+        row = None if code is None else conn.execute(
+            sa.select(pc).where(pc.c.channel == channel, pc.c.session_id == session_id,
+                                pc.c.short_code == code).order_by(pc.c.id.desc()).limit(1)).first()
+        if row is None:
+            raise ConfirmError("token_invalid", guess=True)
+        if not any(hmac.compare_digest(code, self._short_code(key, row.token_id, session_id, channel,
+                                                              row.tool_name, row.args_hash))
+                   for key in self.keys):
+            raise ConfirmError("token_invalid")  # signed with a dropped key, or the row was altered
+        return row.token_id, row.tool_name, row.args_hash
+
+    def register_failure(self, conn: Connection, channel: str, session_id: str) -> bool:
+        """Count one wrong code; True when this one locks the session's confirmations."""
+        where = (sessions.c.channel == channel, sessions.c.session_id == session_id)
+        conn.execute(sa.update(sessions).where(*where).values(
+            confirm_failures=sessions.c.confirm_failures + 1))
+        failures = conn.execute(sa.select(sessions.c.confirm_failures).where(*where)).scalar() or 0
+        if failures < self.max_failures:
+            return False
+        conn.execute(sa.update(sessions).where(*where).values(
+            confirm_failures=0, confirm_locked_until=utcnow() + timedelta(seconds=self.ttl)))
+        return True
+
+    def _reset_failures(self, conn: Connection, channel: str, session_id: str) -> None:
+        conn.execute(sa.update(sessions).where(
+            sessions.c.channel == channel, sessions.c.session_id == session_id,
+            sessions.c.confirm_failures > 0).values(confirm_failures=0))

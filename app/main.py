@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
@@ -13,7 +14,7 @@ from fastapi.responses import JSONResponse
 from app import __version__
 from app.agent import Agent
 from app.audit import record
-from app.channels import health, web
+from app.channels import health, meta, provider, twilio, wa, web
 from app.config import Settings
 from app.limits import BodySizeLimit
 from app.llm import ChatModel
@@ -33,12 +34,15 @@ def create_app(settings: Settings | None = None, *, model: ChatModel | None = No
         ensure_current(agent.engine, settings.db_url, migrate_sqlite=settings.is_sqlite)
         if not settings.provider_verify_signature:
             log.warning("PROVIDER_VERIFY_SIGNATURE=0: webhook signatures are NOT checked")
+        # Deliveries a killed process acknowledged but never answered are finished now.
+        threading.Thread(target=agent.recover_unfinished, name="inbox-recovery", daemon=True).start()
         yield
 
     app = FastAPI(title="llm-planner", version=__version__, lifespan=lifespan)
     app.state.agent = agent
     app.include_router(health.router)
-    app.include_router(web.router)
+    for module in (web, wa, provider, meta, twilio):
+        app.include_router(module.router)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_body(request: Request, exc: RequestValidationError):

@@ -12,6 +12,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "token_cancelled": "This confirmation was cancelled. Nothing was run.",
         "token_other_session": "This confirmation token belongs to another conversation. Nothing was run.",
         "token_other_channel": "This confirmation token was issued on another channel. Nothing was run.",
+        "token_locked": "Too many wrong confirmation codes in this conversation: confirmations are paused for a while. Nothing was run.",
         "tool_failed": "{tool} failed: {error}",
         "tool_blocked": "{tool} was refused: {error}",
         "plan_invalid": "The model did not produce a valid plan after {attempts} attempt(s). Nothing was run. Please rephrase, or use a direct command (/help).",
@@ -22,6 +23,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "internal_error": "Something went wrong on our side; it is on record as request {request_id}. Nothing else was run.",
         "help": "Send a message in your own words, or a direct command:\n/tools: the tools and their arguments\n/<tool> key=value …: run a tool, e.g. /list_dir path=logs or /read_file path=app.log max_lines=20\nconfirm <token> / cancel <token>: answer a confirmation request\n/help: this text",
         "tools_header": "Tools (write tools ask for confirmation):",
+        "button_confirm": "Confirm",
+        "button_cancel": "Cancel",
     },
     "es": {
         "confirm_request": "⚠️ {tool} necesita tu confirmación.\n{preview}\nPara ejecutarlo, respondé: confirmar {token}\nPara descartarlo: cancelar {token}\n(vence {expires_at})",
@@ -34,6 +37,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "token_cancelled": "Esta confirmación fue cancelada. No se ejecutó nada.",
         "token_other_session": "Este token de confirmación pertenece a otra conversación. No se ejecutó nada.",
         "token_other_channel": "Este token de confirmación se emitió en otro canal. No se ejecutó nada.",
+        "token_locked": "Demasiados códigos de confirmación equivocados en esta conversación: las confirmaciones quedan en pausa un rato. No se ejecutó nada.",
         "tool_failed": "{tool} falló: {error}",
         "tool_blocked": "{tool} fue rechazada: {error}",
         "plan_invalid": "El modelo no produjo un plan válido tras {attempts} intento(s). No se ejecutó nada. Reformulá el pedido o usá un comando directo (/help).",
@@ -44,6 +48,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "internal_error": "Algo falló de nuestro lado; quedó registrado como el pedido {request_id}. No se ejecutó nada más.",
         "help": "Escribí un mensaje con tus palabras, o un comando directo:\n/tools: las herramientas y sus argumentos\n/<herramienta> clave=valor …: ejecutar una herramienta, p. ej. /list_dir path=logs o /read_file path=app.log max_lines=20\nconfirmar <token> / cancelar <token>: responder a un pedido de confirmación\n/help: este texto",
         "tools_header": "Herramientas (las de escritura piden confirmación):",
+        "button_confirm": "Confirmar",
+        "button_cancel": "Cancelar",
     },
 }
 

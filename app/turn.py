@@ -120,8 +120,13 @@ class Turn:
                                token_id=parked.token_id, tool=parked.tool_name, args=parked.args)
                 self.trail.flush(conn)
         except ConfirmError as exc:
-            self.trail.add("confirmation_rejected", action=action, reason=exc.code)
-            return self._fail(self.texts(exc.code))
+            code = exc.code
+            if exc.guess:
+                with agent.engine.begin() as conn:
+                    if agent.confirmations.register_failure(conn, msg.channel, msg.session_id):
+                        code = "token_locked"
+            self.trail.add("confirmation_rejected", action=action, reason=code)
+            return self._fail(self.texts(code))
         if action == "cancel":
             self.executions.append(ToolExecution(tool_name=parked.tool_name, args=parked.args,
                                                  status="cancelled"))

@@ -6,7 +6,9 @@ import re
 import shlex
 from dataclasses import dataclass
 
-CONFIRM = re.compile(r"^\s*(confirm|confirmar|cancel|cancelar)\s+(\S+)\s*$", re.IGNORECASE)
+# A long token has no spaces; a short code may be typed as "ABCD EFGH".
+CONFIRM = re.compile(r"^\s*(confirm|confirmar|cancel|cancelar)\s+([\w.\-]+(?: [\w\-]+)?)\s*$",
+                     re.IGNORECASE)
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,9 @@ sessions = sa.Table(
     sa.Column("channel", sa.String(32), nullable=False),
     sa.Column("session_id", sa.String(128), nullable=False),
     sa.Column("facts", sa.JSON, nullable=False),
+    # Wrong short confirmation codes sent in this session, and the lock they lead to.
+    sa.Column("confirm_failures", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("confirm_locked_until", UtcDateTime, nullable=True),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("updated_at", UtcDateTime, nullable=False),
     sa.UniqueConstraint("channel", "session_id", name="uq_sessions_channel_session"),
@@ -72,6 +75,8 @@ messages = sa.Table(
     sa.Index("ix_messages_conversation", "channel", "session_id", "id"),
 )
 
+# Every inbound delivery, stored before it is acknowledged: the unique key is the dedupe,
+# and a row left 'processing' by a dead owner is finished after a restart.
 dedupe_messages = sa.Table(
     "dedupe_messages",
     metadata,
@@ -79,11 +84,17 @@ dedupe_messages = sa.Table(
     sa.Column("channel", sa.String(32), nullable=False),
     sa.Column("message_id", sa.String(191), nullable=False),
     sa.Column("request_id", sa.String(36), nullable=False),
-    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("session_id", sa.String(128), nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("reply_to", sa.JSON, nullable=True),  # what a channel needs to send the answer
+    sa.Column("status", sa.String(16), nullable=False),  # processing | done
+    sa.Column("owner", sa.String(128), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="1"),
     sa.Column("response", sa.JSON, nullable=True),
     sa.Column("created_at", UtcDateTime, nullable=False, index=True),
     sa.Column("updated_at", UtcDateTime, nullable=False),
     sa.UniqueConstraint("channel", "message_id", name="uq_dedupe_messages_channel_message"),
+    sa.Index("ix_dedupe_messages_unfinished", "status", "updated_at"),
 )
 
 audit_events = sa.Table(
@@ -110,12 +121,13 @@ pending_confirmations = sa.Table(
     sa.Column("args", sa.JSON, nullable=False),
     sa.Column("args_hash", sa.String(64), nullable=False),
     sa.Column("preview", sa.Text, nullable=False),
+    sa.Column("short_code", sa.String(16), nullable=True),  # chat channels: what a person types
     # pending -> consumed | cancelled; expiry is read from expires_at, never swept.
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("expires_at", UtcDateTime, nullable=False),
     sa.Column("resolved_at", UtcDateTime, nullable=True),
-    sa.Index("ix_pending_confirmations_session", "channel", "session_id", "status"),
+    sa.Index("ix_pending_confirmations_session", "channel", "session_id", "short_code"),
 )
 
 customers = sa.Table(

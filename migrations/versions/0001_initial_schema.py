@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 03:56:36.921188
+Create Date: 2026-11-23 04:11:09.257546
 """
 from alembic import op
 import sqlalchemy as sa
@@ -46,7 +46,12 @@ def upgrade() -> None:
     sa.Column('channel', sa.String(length=32), nullable=False),
     sa.Column('message_id', sa.String(length=191), nullable=False),
     sa.Column('request_id', sa.String(length=36), nullable=False),
+    sa.Column('session_id', sa.String(length=128), nullable=False),
+    sa.Column('text', sa.Text(), nullable=False),
+    sa.Column('reply_to', sa.JSON(), nullable=True),
     sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('owner', sa.String(length=128), nullable=False),
+    sa.Column('attempts', sa.Integer(), server_default='1', nullable=False),
     sa.Column('response', sa.JSON(), nullable=True),
     sa.Column('created_at', app.store.tables.UtcDateTime(), nullable=False),
     sa.Column('updated_at', app.store.tables.UtcDateTime(), nullable=False),
@@ -55,6 +60,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('dedupe_messages', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_dedupe_messages_created_at'), ['created_at'], unique=False)
+        batch_op.create_index('ix_dedupe_messages_unfinished', ['status', 'updated_at'], unique=False)
 
     op.create_table('messages',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
@@ -79,6 +85,7 @@ def upgrade() -> None:
     sa.Column('args', sa.JSON(), nullable=False),
     sa.Column('args_hash', sa.String(length=64), nullable=False),
     sa.Column('preview', sa.Text(), nullable=False),
+    sa.Column('short_code', sa.String(length=16), nullable=True),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('created_at', app.store.tables.UtcDateTime(), nullable=False),
     sa.Column('expires_at', app.store.tables.UtcDateTime(), nullable=False),
@@ -87,13 +94,15 @@ def upgrade() -> None:
     sa.UniqueConstraint('token_id', name=op.f('uq_pending_confirmations_token_id'))
     )
     with op.batch_alter_table('pending_confirmations', schema=None) as batch_op:
-        batch_op.create_index('ix_pending_confirmations_session', ['channel', 'session_id', 'status'], unique=False)
+        batch_op.create_index('ix_pending_confirmations_session', ['channel', 'session_id', 'short_code'], unique=False)
 
     op.create_table('sessions',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('channel', sa.String(length=32), nullable=False),
     sa.Column('session_id', sa.String(length=128), nullable=False),
     sa.Column('facts', sa.JSON(), nullable=False),
+    sa.Column('confirm_failures', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('confirm_locked_until', app.store.tables.UtcDateTime(), nullable=True),
     sa.Column('created_at', app.store.tables.UtcDateTime(), nullable=False),
     sa.Column('updated_at', app.store.tables.UtcDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_sessions')),
@@ -112,6 +121,7 @@ def downgrade() -> None:
 
     op.drop_table('messages')
     with op.batch_alter_table('dedupe_messages', schema=None) as batch_op:
+        batch_op.drop_index('ix_dedupe_messages_unfinished')
         batch_op.drop_index(batch_op.f('ix_dedupe_messages_created_at'))
 
     op.drop_table('dedupe_messages')
