@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
@@ -11,6 +12,8 @@ class FakeOllama:
     def __init__(self) -> None:
         self.requests: list[dict] = []
         self.replies: list[tuple[int, str]] = []
+        self.delay = 0.0  # seconds each /api/chat answer is held back
+        self.chat_started = threading.Event()
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -33,15 +36,21 @@ class FakeOllama:
                 length = int(self.headers.get("Content-Length", 0))
                 body = json.loads(self.rfile.read(length) or b"{}")
                 outer.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
+                outer.chat_started.set()
+                time.sleep(outer.delay)
                 status, content = outer.replies.pop(0) if outer.replies else (200, '{"reply": "ok"}')
                 if status != 200:
                     return self._send(status, json.dumps({"error": content}))
-                self._send(200, json.dumps({
-                    "model": body.get("model"), "created_at": "2026-01-01T00:00:00Z",
-                    "message": {"role": "assistant", "content": content}, "done": True,
-                    "prompt_eval_count": 120, "eval_count": 30}))
+                answer = {"model": body.get("model"), "created_at": "2026-01-01T00:00:00Z",
+                          "message": {"role": "assistant", "content": content}, "done": True,
+                          "prompt_eval_count": 120, "eval_count": 30}
+                try:
+                    self._send(200, json.dumps(answer))
+                except (BrokenPipeError, ConnectionResetError):  # the caller was killed meanwhile
+                    pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.block_on_close = False  # a handler held back on purpose must not hold up the test
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 

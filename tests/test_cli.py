@@ -130,3 +130,28 @@ def test_dotenv_is_read(tmp_path):
     (tmp_path / ".env").write_text("BLOCKED_PERMISSIONS=write\n")
     out = subprocess.run(CLI + ["tools"], cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=60)
     assert "[blocked: write]" in out.stdout
+
+
+def test_purge_keeps_a_week_and_unfinished_deliveries(backend, engine, tmp_path):
+    from datetime import timedelta
+
+    from app.store.tables import dedupe_messages, utcnow
+
+    _, url, _ = backend
+    now = utcnow()
+    base = dict(channel="provider", request_id="r", session_id="s", text="t", owner="h:1:x", attempts=1)
+    with engine.begin() as conn:
+        conn.execute(sa.insert(dedupe_messages), [
+            {**base, "message_id": "old-done", "status": "done", "created_at": now - timedelta(days=8), "updated_at": now},
+            {**base, "message_id": "old-open", "status": "processing", "created_at": now - timedelta(days=8), "updated_at": now},
+            {**base, "message_id": "recent", "status": "done", "created_at": now - timedelta(days=6), "updated_at": now},
+        ])
+    refused = subprocess.run(CLI + ["purge", "--days", "3"], cwd=tmp_path, env=_env(DB_URL=url),
+                             capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 2 and "at least 7 days" in refused.stderr
+    done = subprocess.run(CLI + ["purge"], cwd=tmp_path, env=_env(DB_URL=url), capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0 and "removed 1" in done.stdout
+    with engine.connect() as conn:
+        left = {r.message_id for r in conn.execute(sa.select(dedupe_messages.c.message_id))}
+    assert left == {"old-open", "recent"}
