@@ -69,6 +69,31 @@ def cmd_tools(args) -> int:
     return 0
 
 
+def cmd_eval(args) -> int:
+    from pathlib import Path
+
+    from app.evals import as_json, load_suite, report, run_suite
+    from app.executor.registry import load_registry
+    from app.llm import build_model
+    from app.planner.planner import Planner
+
+    settings = _settings()
+    cases = load_suite(Path(args.suite))
+    model = build_model(settings)
+    planner = Planner(model, load_registry(settings.plugins_dir), settings.planner_max_retries)
+    results, summary = run_suite(planner, cases)
+    name = f"{model.provider}:{getattr(model, 'model', None)} at {model.url}"
+    document = as_json(results, summary, name)
+    if args.format == "json":
+        print(json.dumps(document, indent=2, ensure_ascii=False))
+    else:
+        print(f"model {name}\n")
+        print(report(results, summary))
+    if args.json:
+        Path(args.json).write_text(json.dumps(document, indent=2, ensure_ascii=False))
+    return 2 if all(r.error for r in results) else 0
+
+
 def cmd_purge(args) -> int:
     from app.inbox import Inbox
     from app.store.db import create_db_engine
@@ -97,6 +122,11 @@ def main(argv: list[str] | None = None) -> int:
     tools = sub.add_parser("tools", help="the tool catalogue: name, tag, permissions, arguments")
     tools.add_argument("--json", action="store_true")
     tools.set_defaults(func=cmd_tools)
+    evaluate = sub.add_parser("eval", help="run a suite of instructions through the configured model")
+    evaluate.add_argument("suite", help="a TOML suite, e.g. evals/base_tools.toml")
+    evaluate.add_argument("--format", choices=["table", "json"], default="table")
+    evaluate.add_argument("--json", metavar="FILE", help="also write the JSON report to FILE")
+    evaluate.set_defaults(func=cmd_eval)
     purge = sub.add_parser("purge", help="delete answered webhook deliveries older than N days (>= 7)")
     purge.add_argument("--days", type=int)
     purge.set_defaults(func=cmd_purge)

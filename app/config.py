@@ -42,7 +42,9 @@ class Settings(BaseSettings):
     openai_base_url: str | None = None
     openai_api_key: str | None = None
     openai_model: str | None = None
-    llm_timeout_sec: float = Field(60, gt=0)
+    llm_timeout_sec: float = Field(60, gt=0)  # one model call, its retries included
+    llm_max_attempts: int = Field(3, ge=1, le=10)
+    answerer_enabled: bool = False
     planner_max_retries: int = Field(2, ge=0, le=5)
     history_turns: int = Field(6, ge=0, le=50)
 

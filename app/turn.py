@@ -12,7 +12,8 @@ from app.confirmations import ConfirmError, Confirmations
 from app.executor.run import Executor, Prepared
 from app.llm.base import ModelNotConfigured, ModelUnavailable
 from app.planner.commands import CommandSyntaxError, parse_command, parse_resolution, redact
-from app.planner.planner import Planner
+from app.planner.answerer import compose
+from app.planner.planner import Usage
 from app.replies import catalogue, confirmation_requests, problems, render_output
 from app.schemas import AgentResponse, Confirmation, ToolExecution
 from app.store import conversations
@@ -43,6 +44,7 @@ class Turn:
         self.error: str | None = None
         self.facts: dict | None = None  # set only when the plan changed them
         self.failures_worded = False  # a failure already explained in its own words
+        self.usage = Usage()
 
     # -- the three ways a message is handled ------------------------------------------
 
@@ -69,7 +71,7 @@ class Turn:
             history = conversations.load_history(conn, self.msg.channel, self.msg.session_id,
                                                  agent.settings.history_turns)
         try:
-            outcome = agent.planner.plan(self.msg.text, history, facts, self.trail)
+            outcome = agent.planner.plan(self.msg.text, history, facts, self.trail, self.usage)
         except ModelNotConfigured as exc:
             self.trail.add("model_unavailable", reason=str(exc))
             return self._fail(self.texts("model_not_configured", setting=exc.setting))
@@ -85,6 +87,28 @@ class Turn:
         self.lines.append(plan.reply)
         for call in plan.tool_calls:
             self._execute(call.tool, call.args)
+        self._word_results()
+
+    def _word_results(self) -> None:
+        """Put what the read tools returned into the reply: chat users see only the text."""
+        done = [e for e in self.executions if e.status == "success"]
+        if not done:
+            return
+        if self.agent.settings.answerer_enabled:
+            try:
+                reply = compose(self.agent.model, self.msg.text, self.executions)
+                self.usage.add(reply)
+                self.trail.add("model_call", provider=self.agent.model.provider, model=reply.model,
+                               purpose="answer", latency_ms=reply.latency_ms, retries=reply.retries,
+                               prompt_tokens=reply.prompt_tokens, output_tokens=reply.output_tokens,
+                               raw_output=reply.text[:20000])
+                if reply.text.strip():
+                    self.lines = [reply.text.strip()]
+                    return
+            except (ModelUnavailable, ModelNotConfigured) as exc:
+                self.trail.add("answer_skipped", reason=str(exc))
+        for execution in done:
+            self.lines.append(f"{execution.tool_name}:\n{render_output(execution.output)}")
 
     def _command(self) -> None:
         try:
@@ -211,7 +235,7 @@ class Turn:
                 for c in confirmations:  # the model never sees a live token
                     history_reply = history_reply.replace(c.token, "[token]")
                 self.trail.add("response", status=response.status, reply=history_reply,
-                               duration_ms=response.duration_ms)
+                               duration_ms=response.duration_ms, model_usage=vars(self.usage))
                 self.trail.flush(conn)
                 conversations.save_turn(conn, channel=msg.channel, session_id=msg.session_id,
                                         request_id=msg.request_id, user_text=redact(msg.text),

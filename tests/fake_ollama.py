@@ -14,6 +14,7 @@ class FakeOllama:
         self.replies: list[tuple[int, str]] = []
         self.delay = 0.0  # seconds each /api/chat answer is held back
         self.chat_started = threading.Event()
+        self.responder = None  # optional: request body -> content, used when nothing is scripted
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -38,7 +39,12 @@ class FakeOllama:
                 outer.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
                 outer.chat_started.set()
                 time.sleep(outer.delay)
-                status, content = outer.replies.pop(0) if outer.replies else (200, '{"reply": "ok"}')
+                if outer.replies:
+                    status, content = outer.replies.pop(0)
+                elif outer.responder:
+                    status, content = 200, outer.responder(body)
+                else:
+                    status, content = 200, '{"reply": "ok"}'
                 if status != 200:
                     return self._send(status, json.dumps({"error": content}))
                 answer = {"model": body.get("model"), "created_at": "2026-01-01T00:00:00Z",

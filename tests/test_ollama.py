@@ -1,11 +1,10 @@
 """The Ollama connector, over real HTTP against a stand-in Ollama server."""
 
 import socket
+import time
 
 import pytest
 
-from app.agent import Agent
-from app.config import Settings
 from app.llm import build_model
 from app.planner.output import PLAN_SCHEMA
 from tests.conftest import chat, rows
@@ -63,12 +62,46 @@ def test_fenced_and_invalid_replies_are_guarded(ollama_client, ollama):
     assert "no JSON object" in retry[-1]["content"]
 
 
-def test_server_error_is_a_clear_reply(ollama_client, ollama):
+def test_server_errors_are_retried_then_a_clear_reply(ollama_client, ollama):
     client = ollama_client()
-    ollama.reply("model crashed", status=500)
+    for _ in range(3):
+        ollama.reply("model crashed", status=500)
     body = chat(client, "hi")
     assert body["status"] == "error" and "ollama" in body["reply"] and ollama.url in body["reply"]
     assert "HTTP 500" in body["reply"]
+    assert len([r for r in ollama.requests if r["path"] == "/api/chat"]) == 3  # LLM_MAX_ATTEMPTS
+
+
+def test_transient_errors_are_retried_and_counted(ollama_client, ollama, engine):
+    client = ollama_client()
+    ollama.reply("busy", status=429)
+    ollama.reply("oops", status=503)
+    ollama.reply({"reply": "third time lucky"})
+    body = chat(client, "hi")
+    assert body["status"] == "success" and body["reply"] == "third time lucky"
+    [call] = rows(engine, "audit_events", kind="model_call")
+    assert call["data"]["retries"] == 2
+    [response] = rows(engine, "audit_events", kind="response")
+    assert response["data"]["model_usage"] == {"calls": 1, "prompt_tokens": 120, "output_tokens": 30,
+                                               "latency_ms": response["data"]["model_usage"]["latency_ms"],
+                                               "retries": 2}
+
+
+def test_not_found_model_is_not_retried(ollama_client, ollama):
+    client = ollama_client()
+    ollama.reply("model 'x' not found", status=404)
+    body = chat(client, "hi")
+    assert body["status"] == "error" and "HTTP 404" in body["reply"]
+    assert len([r for r in ollama.requests if r["path"] == "/api/chat"]) == 1
+
+
+def test_slow_model_times_out_within_the_deadline(ollama_client, ollama):
+    client = ollama_client(llm_timeout_sec=0.5)
+    ollama.delay = 3
+    started = time.monotonic()
+    body = chat(client, "hi")
+    assert body["status"] == "error" and "no answer within" in body["reply"]
+    assert time.monotonic() - started < 2.5
 
 
 def _closed_port() -> int:

@@ -116,3 +116,11 @@ def test_model_cannot_skip_the_executor(client, model, workspace):
     assert body["status"] == "tool_error"
     assert "not allowed" in body["tool_executions"][0]["error"]
     assert "outside the workspace" in body["tool_executions"][1]["error"]
+
+
+def test_schema_sent_to_the_model_is_inline_and_grammar_friendly():
+    text = json.dumps(PLAN_SCHEMA)
+    assert "$ref" not in text and "$defs" not in text and "maxLength" not in text
+    assert PLAN_SCHEMA["required"] == ["reply", "tool_calls", "facts"]
+    assert PLAN_SCHEMA["properties"]["tool_calls"]["items"]["required"] == ["tool", "args"]
+    assert PLAN_SCHEMA["additionalProperties"] is False

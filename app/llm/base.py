@@ -13,12 +13,15 @@ class ModelReply:
     latency_ms: int
     prompt_tokens: int | None = None
     output_tokens: int | None = None
+    retries: int = 0
 
 
 class ModelUnavailable(Exception):
-    def __init__(self, provider: str, url: str, reason: str) -> None:
+    """`retryable`: a refused connection, 429 or 5xx, worth another try within the deadline."""
+
+    def __init__(self, provider: str, url: str, reason: str, retryable: bool = False) -> None:
         super().__init__(f"{provider} at {url}: {reason}")
-        self.provider, self.url, self.reason = provider, url, reason
+        self.provider, self.url, self.reason, self.retryable = provider, url, reason, retryable
 
 
 class ModelNotConfigured(Exception):

@@ -8,6 +8,7 @@ import httpx
 import ollama
 
 from app.llm.base import ModelNotConfigured, ModelReply, ModelUnavailable
+from app.llm.retries import call_with_retries
 
 
 class OllamaModel:
@@ -16,39 +17,54 @@ class OllamaModel:
     def __init__(self, settings) -> None:
         self.url = settings.ollama_base_url
         self.model = settings.ollama_model
+        self.deadline = settings.llm_timeout_sec
+        self.max_attempts = settings.llm_max_attempts
         headers = {}
         if settings.ollama_api_key:  # Ollama Cloud
             headers["Authorization"] = f"Bearer {settings.ollama_api_key}"
-        self.client = ollama.Client(host=self.url, headers=headers, timeout=settings.llm_timeout_sec)
+        self._headers = headers
+        self.client = ollama.Client(host=self.url, headers=headers, timeout=self.deadline)
 
-    def _unavailable(self, reason: str) -> ModelUnavailable:
-        return ModelUnavailable(self.provider, self.url, reason)
+    def _unavailable(self, reason: str, retryable: bool = False) -> ModelUnavailable:
+        return ModelUnavailable(self.provider, self.url, reason, retryable)
 
     def chat(self, messages: list[dict], schema: dict | None) -> ModelReply:
         if not self.model:
             raise ModelNotConfigured("OLLAMA_MODEL")
-        started = time.perf_counter()
         kwargs = {"format": schema} if schema is not None else {}
-        try:
-            response = self.client.chat(model=self.model, messages=messages,
-                                        options={"temperature": 0}, **kwargs)
-        except ollama.ResponseError as exc:
-            raise self._unavailable(f"HTTP {exc.status_code}: {str(exc.error)[:200]}") from None
-        except (ConnectionError, httpx.HTTPError) as exc:
-            raise self._unavailable(type(exc).__name__ if isinstance(exc, httpx.TimeoutException)
-                                    else "connection failed") from None
-        except ValueError as exc:  # an answer that is not Ollama's JSON
-            raise self._unavailable(f"unreadable answer ({exc})"[:200]) from None
-        return ModelReply(
-            text=response.message.content or "", model=self.model,
-            latency_ms=int((time.perf_counter() - started) * 1000),
-            prompt_tokens=response.prompt_eval_count, output_tokens=response.eval_count)
+
+        def attempt(timeout: float) -> ModelReply:
+            # A retry gets only what is left of the deadline: a client of its own with that timeout.
+            short = timeout < self.deadline
+            client = ollama.Client(host=self.url, headers=self._headers, timeout=timeout) if short else self.client
+            started = time.perf_counter()
+            try:
+                response = client.chat(model=self.model, messages=messages,
+                                       options={"temperature": 0}, **kwargs)
+            except ollama.ResponseError as exc:
+                code = exc.status_code
+                raise self._unavailable(f"HTTP {code}: {str(exc.error)[:200]}",
+                                        retryable=code == 429 or code >= 500) from None
+            except httpx.TimeoutException:
+                raise self._unavailable(f"no answer within {timeout:g}s") from None
+            except (ConnectionError, httpx.HTTPError) as exc:
+                raise self._unavailable(f"connection failed ({type(exc).__name__})", retryable=True) from None
+            except ValueError as exc:  # an answer that is not Ollama's JSON
+                raise self._unavailable(f"unreadable answer ({exc})"[:200]) from None
+            finally:
+                if short:
+                    client._client.close()
+            return ModelReply(text=response.message.content or "", model=self.model,
+                              latency_ms=int((time.perf_counter() - started) * 1000),
+                              prompt_tokens=response.prompt_eval_count, output_tokens=response.eval_count)
+
+        return call_with_retries(attempt, self.deadline, self.max_attempts)
 
     def ping(self) -> None:
         if not self.model:
             raise ModelNotConfigured("OLLAMA_MODEL")
         try:
-            self.client.list()
+            ollama.Client(host=self.url, headers=self._headers, timeout=5).list()
         except ollama.ResponseError as exc:
             raise self._unavailable(f"HTTP {exc.status_code}") from None
         except (ConnectionError, httpx.HTTPError, ValueError) as exc:

@@ -22,9 +22,14 @@ class PlannerOutput(BaseModel):
     facts: dict[str, FactValue] = Field(default_factory=dict, max_length=50)
 
 
+# Size limits turn into huge repetitions in the grammar Ollama/llama.cpp builds from a
+# schema; Pydantic enforces them after the fact instead.
+DROPPED_KEYWORDS = {"title", "maxLength", "minLength", "maxItems", "maxProperties", "default"}
+
+
 def inline_schema(model: type[BaseModel] = PlannerOutput) -> dict:
-    """The JSON schema with every $ref replaced by its definition: Ollama's structured
-    output and small models follow an inline schema, not references."""
+    """The schema sent to the model: every $ref inlined, no size keywords, and every key
+    required, so a grammar-constrained small model always writes the same three keys."""
     schema = model.model_json_schema()
     defs = schema.pop("$defs", {})
 
@@ -32,7 +37,12 @@ def inline_schema(model: type[BaseModel] = PlannerOutput) -> dict:
         if isinstance(node, dict):
             if "$ref" in node:
                 return resolve(defs[node["$ref"].rsplit("/", 1)[-1]])
-            return {key: resolve(value) for key, value in node.items() if key != "title"}
+            out = {key: resolve(value) for key, value in node.items() if key not in DROPPED_KEYWORDS}
+            if "properties" in out:
+                out["required"] = list(out["properties"])
+            if "anyOf" in out:  # integer is a number; one branch fewer for the grammar
+                out["anyOf"] = [b for b in out["anyOf"] if b.get("type") != "integer"]
+            return out
         if isinstance(node, list):
             return [resolve(item) for item in node]
         return node

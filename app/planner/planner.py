@@ -16,6 +16,23 @@ MAX_RAW_AUDITED = 20000
 
 
 @dataclass
+class Usage:
+    """What the model cost this turn, for the audit trail."""
+    calls: int = 0
+    prompt_tokens: int = 0
+    output_tokens: int = 0
+    latency_ms: int = 0
+    retries: int = 0
+
+    def add(self, reply) -> None:
+        self.calls += 1
+        self.prompt_tokens += reply.prompt_tokens or 0
+        self.output_tokens += reply.output_tokens or 0
+        self.latency_ms += reply.latency_ms
+        self.retries += reply.retries
+
+
+@dataclass
 class PlanOutcome:
     plan: PlannerOutput | None
     attempts: int
@@ -31,16 +48,19 @@ class Planner:
         self.prompts_dir = prompts_dir
 
     def plan(self, message: str, history: list[tuple[str, str]], facts: dict,
-             trail: AuditTrail) -> PlanOutcome:
+             trail: AuditTrail, usage: Usage | None = None) -> PlanOutcome:
         """Raises ModelUnavailable / ModelNotConfigured; a bad plan is an outcome, not an error."""
         messages = build_messages(system_prompt(self.registry, facts, self.prompts_dir), history, message)
         error = None
         attempts = self.max_retries + 1
         for attempt in range(1, attempts + 1):
             reply = self.model.chat(messages, PLAN_SCHEMA)
+            if usage is not None:
+                usage.add(reply)
             trail.add("model_call", provider=self.model.provider, model=reply.model, attempt=attempt,
                       latency_ms=reply.latency_ms, prompt_tokens=reply.prompt_tokens,
-                      output_tokens=reply.output_tokens, raw_output=reply.text[:MAX_RAW_AUDITED])
+                      output_tokens=reply.output_tokens, retries=reply.retries,
+                      raw_output=reply.text[:MAX_RAW_AUDITED])
             try:
                 plan = parse_plan(reply.text)
             except PlanRejected as exc:

@@ -1,0 +1,75 @@
+"""`llm-planner eval`: the real command against a stand-in Ollama that plans from a script."""
+
+import json
+import subprocess
+from pathlib import Path
+
+from app.evals import Case, score
+from app.planner.output import PlannerOutput
+from tests.conftest import plan
+from tests.fake_ollama import FakeOllama
+from tests.test_cli import CLI, ROOT, _env
+
+SUITE = Path(ROOT) / "evals" / "base_tools.toml"
+
+
+def test_scoring_rules():
+    case = Case(id="x", input="x", tools=["read_file"], args={"read_file": {"path": "logs/a.log", "max_lines": 5}})
+    good = PlannerOutput.model_validate(plan("", ("read_file", {"path": "./logs/a.log", "max_lines": 5})))
+    wrong_args = PlannerOutput.model_validate(plan("", ("read_file", {"path": "logs/b.log", "max_lines": 5})))
+    extra_tool = PlannerOutput.model_validate(plan("", ("read_file", {"path": "logs/a.log", "max_lines": 5}),
+                                                   ("list_dir", {})))
+    assert score(case, good) == (True, True)
+    assert score(case, wrong_args) == (True, False)
+    assert score(case, extra_tool) == (False, False)
+    assert score(case, None) == (False, False)
+
+
+def test_eval_command_reports_per_case_and_in_total(tmp_path):
+    import tomllib
+
+    cases = tomllib.loads(SUITE.read_text())["case"]
+    by_input = {case["input"]: case for case in cases}
+    assert len(cases) >= 30 and {c["lang"] for c in cases} == {"en", "es"}
+    seen_prose = set()
+
+    def responder(body):
+        last = body["messages"][-1]["content"]
+        case = next(c for text, c in by_input.items() if last.endswith(text))
+        if case["id"] == "greeting-en" and case["id"] not in seen_prose:
+            seen_prose.add(case["id"])
+            return "Hello! I am your assistant."  # prose first: valid only after a retry
+        if case["id"] == "customer-en":
+            return json.dumps(plan("", ("list_dir", {})))  # wrong tool
+        calls = [(tool, dict(case.get("args", {}).get(tool, {}))) for tool in case.get("tools", [])]
+        if case["id"] == "read-log-en":
+            calls = [("read_file", {"path": "logs/other.log"})]  # right tool, wrong argument
+        return json.dumps(plan("ok", *calls))
+
+    report = tmp_path / "report.json"
+    with FakeOllama() as ollama:
+        ollama.responder = responder
+        out = subprocess.run(CLI + ["eval", str(SUITE), "--json", str(report)], cwd=tmp_path,
+                             env=_env(OLLAMA_BASE_URL=ollama.url, OLLAMA_MODEL="test-model"),
+                             capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    data = json.loads(report.read_text())
+    results = {c["id"]: c for c in data["cases"]}
+    n = len(cases)
+    assert data["summary"]["cases"] == n
+    assert results["greeting-en"]["valid_first_time"] is False and results["greeting-en"]["valid"] is True
+    assert results["greeting-en"]["attempts"] == 2
+    assert results["customer-en"]["right_tools"] is False
+    assert results["read-log-en"]["right_tools"] is True and results["read-log-en"]["right_args"] is False
+    assert data["summary"]["valid"] == 1.0
+    assert data["summary"]["valid_first_time"] == round((n - 1) / n, 3)
+    assert data["summary"]["right_args"] == round((n - 2) / n, 3)
+    assert "greeting-en" in out.stdout and f"{n} cases:" in out.stdout and "right arguments" in out.stdout
+
+
+def test_eval_with_model_down_says_so(tmp_path):
+    out = subprocess.run(CLI + ["eval", str(SUITE), "--format", "json"], cwd=tmp_path,
+                         env=_env(OLLAMA_BASE_URL="http://127.0.0.1:9", OLLAMA_MODEL="m", LLM_MAX_ATTEMPTS="1"),
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2
+    assert "connection failed" in json.loads(out.stdout)["cases"][0]["error"]
