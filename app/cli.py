@@ -94,6 +94,26 @@ def cmd_eval(args) -> int:
     return 2 if all(r.error for r in results) else 0
 
 
+def cmd_audit(args) -> int:
+    from app import audit
+    from app.store.db import create_db_engine
+
+    settings = _settings()
+    engine = create_db_engine(settings.db_url)
+    if args.action == "verify":
+        checked, broken = audit.verify(engine)
+        if broken is None:
+            print(f"audit trail intact: {checked} events, every link verified")
+            return 0
+        where = f"event {broken['id']}" if broken["id"] else "the end of the trail"
+        print(f"audit trail BROKEN at {where}: {broken['problem']} ({checked} events verified before it)")
+        return 1
+    events, _ = audit.query(engine, session_id=args.session, kind=args.kind, limit=args.n)
+    for event in reversed(events):
+        print(json.dumps(event, ensure_ascii=False))
+    return 0
+
+
 def cmd_purge(args) -> int:
     from app.inbox import Inbox
     from app.store.db import create_db_engine
@@ -127,6 +147,12 @@ def main(argv: list[str] | None = None) -> int:
     evaluate.add_argument("--format", choices=["table", "json"], default="table")
     evaluate.add_argument("--json", metavar="FILE", help="also write the JSON report to FILE")
     evaluate.set_defaults(func=cmd_eval)
+    trail = sub.add_parser("audit", help="verify the audit hash chain, or print its newest events")
+    trail.add_argument("action", choices=["verify", "tail"])
+    trail.add_argument("-n", type=int, default=20, help="tail: how many events")
+    trail.add_argument("--session", help="tail: only this session")
+    trail.add_argument("--kind", help="tail: only this kind of event")
+    trail.set_defaults(func=cmd_audit)
     purge = sub.add_parser("purge", help="delete answered webhook deliveries older than N days (>= 7)")
     purge.add_argument("--days", type=int)
     purge.set_defaults(func=cmd_purge)

@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from app import __version__
 from app.agent import Agent
 from app.audit import record
-from app.channels import health, meta, provider, twilio, wa, web
+from app.channels import health, meta, operator, provider, twilio, wa, web
 from app.config import Settings
 from app.limits import BodySizeLimit
 from app.llm import ChatModel
@@ -41,7 +41,7 @@ def create_app(settings: Settings | None = None, *, model: ChatModel | None = No
     app = FastAPI(title="llm-planner", version=__version__, lifespan=lifespan)
     app.state.agent = agent
     app.include_router(health.router)
-    for module in (web, wa, provider, meta, twilio):
+    for module in (web, wa, provider, meta, twilio, operator):
         app.include_router(module.router)
 
     @app.exception_handler(RequestValidationError)

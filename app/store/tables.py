@@ -107,6 +107,18 @@ audit_events = sa.Table(
     sa.Column("kind", sa.String(48), nullable=False, index=True),
     sa.Column("data", sa.JSON, nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False, index=True),
+    # The chain: each event's hash covers its content and the previous event's hash.
+    sa.Column("prev_hash", sa.String(64), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+)
+
+# One row: the newest hash. Appending locks it, so the chain stays one line across workers.
+audit_head = sa.Table(
+    "audit_head",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("last_hash", sa.String(64), nullable=False),
+    sa.Column("events", sa.BigInteger, nullable=False),
 )
 
 pending_confirmations = sa.Table(

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 04:11:09.257546
+Create Date: 2026-11-23 04:24:43.427191
 """
 from alembic import op
 import sqlalchemy as sa
@@ -24,6 +24,8 @@ def upgrade() -> None:
     sa.Column('kind', sa.String(length=48), nullable=False),
     sa.Column('data', sa.JSON(), nullable=False),
     sa.Column('created_at', app.store.tables.UtcDateTime(), nullable=False),
+    sa.Column('prev_hash', sa.String(length=64), nullable=False),
+    sa.Column('hash', sa.String(length=64), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_audit_events'))
     )
     with op.batch_alter_table('audit_events', schema=None) as batch_op:
@@ -32,6 +34,13 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_audit_events_request_id'), ['request_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_audit_events_session_id'), ['session_id'], unique=False)
 
+    audit_head = op.create_table('audit_head',
+    sa.Column('id', sa.Integer(), autoincrement=False, nullable=False),
+    sa.Column('last_hash', sa.String(length=64), nullable=False),
+    sa.Column('events', sa.BigInteger(), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_audit_head'))
+    )
+    op.bulk_insert(audit_head, [{'id': 1, 'last_hash': '0' * 64, 'events': 0}])
     op.create_table('customers',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('name', sa.String(length=200), nullable=False),
@@ -126,6 +135,7 @@ def downgrade() -> None:
 
     op.drop_table('dedupe_messages')
     op.drop_table('customers')
+    op.drop_table('audit_head')
     with op.batch_alter_table('audit_events', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_audit_events_session_id'))
         batch_op.drop_index(batch_op.f('ix_audit_events_request_id'))

@@ -1,0 +1,102 @@
+"""The audit trail: complete, chained, verifiable, and readable by the operator only."""
+
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+
+import sqlalchemy as sa
+
+from app.audit import verify
+from app.store.tables import audit_events
+from tests.conftest import chat, plan, rows
+from tests.test_cli import CLI, _env
+
+
+def traffic(client, model, n=3):
+    for i in range(n):
+        model.push(plan(f"answer {i}", ("list_dir", {})))
+        chat(client, f"question {i}", session_id=f"s{i % 2}")
+
+
+def test_chain_is_intact_after_concurrent_writers(client, model, engine):
+    model = model
+    model.steps.clear()
+    model.repeat_last = True
+    model.push(plan("hi", ("list_dir", {})))
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda i: chat(client, f"q{i}", session_id=f"c{i % 4}"), range(24)))
+    checked, broken = verify(engine)
+    assert broken is None and checked == len(rows(engine, "audit_events")) >= 24 * 5
+
+
+def test_edit_delete_and_truncate_are_found(client, model, engine, backend):
+    _, url, _ = backend
+    traffic(client, model, 4)
+    ids = [r["id"] for r in rows(engine, "audit_events")]
+    run = lambda: subprocess.run(CLI + ["audit", "verify"], env=_env(DB_URL=url), capture_output=True,
+                                 text=True, timeout=60)
+    ok = run()
+    assert ok.returncode == 0 and f"{len(ids)} events" in ok.stdout
+
+    with engine.begin() as conn:  # someone rewrites what a tool returned
+        conn.execute(sa.update(audit_events).where(audit_events.c.id == ids[5]).values(
+            data={"tool": "list_dir", "status": "success", "output": "nothing to see"}))
+    edited = run()
+    assert edited.returncode == 1 and f"event {ids[5]}" in edited.stdout and "edited" in edited.stdout
+
+
+def test_removed_and_truncated_events_are_found(client, model, engine):
+    traffic(client, model, 3)
+    ids = [r["id"] for r in rows(engine, "audit_events")]
+    with engine.begin() as conn:
+        conn.execute(sa.delete(audit_events).where(audit_events.c.id == ids[-1]))
+    assert verify(engine)[1]["problem"].startswith("the newest events are missing")
+    with engine.begin() as conn:
+        conn.execute(sa.delete(audit_events).where(audit_events.c.id == ids[3]))
+    broken = verify(engine)[1]
+    assert broken["id"] == ids[4] and "removed" in broken["problem"]
+
+
+def test_every_decision_is_on_record(client, model, engine):
+    model.push(plan("x", ("write_file", {"path": "a.txt", "content": "1"}), ("nope", {})))
+    parked = chat(client, "write")
+    token = parked["confirmations"][0]["token"]
+    chat(client, f"confirm {token}")
+    chat(client, f"confirm {token}")
+    client.post("/agent", json={"message": ""})
+    kinds = [r["kind"] for r in rows(engine, "audit_events")]
+    for kind in ("request", "model_call", "plan", "tool_execution", "confirmation_requested",
+                 "confirmation_consumed", "confirmation_rejected", "response", "request_rejected"):
+        assert kind in kinds, kind
+    for row in rows(engine, "audit_events", kind="tool_execution"):
+        assert row["request_id"] and row["session_id"] == "s1" and "args" in row["data"]
+
+
+def test_get_audit_needs_the_admin_key_and_pages(make_client, model, engine):
+    assert make_client().get("/audit").status_code == 503
+    client = make_client(admin_api_key="admin")
+    assert client.get("/audit").status_code == 401
+    assert client.get("/audit", headers={"X-API-Key": "wrong"}).status_code == 401
+    traffic(client, model, 4)
+    headers = {"X-API-Key": "admin"}
+    first = client.get("/audit", params={"limit": 5}, headers=headers).json()
+    second = client.get("/audit", params={"limit": 5, "cursor": first["next_cursor"]}, headers=headers).json()
+    ids = [e["id"] for e in first["events"] + second["events"]]
+    assert ids == sorted(ids, reverse=True) and len(set(ids)) == 10
+    only = client.get("/audit", params={"session_id": "s1", "kind": "plan"}, headers=headers).json()
+    assert len(only["events"]) == 2 and {e["session_id"] for e in only["events"]} == {"s1"}
+    one = only["events"][0]["request_id"]
+    assert {e["request_id"] for e in client.get("/audit", params={"request_id": one},
+                                                headers=headers).json()["events"]} == {one}
+    future = client.get("/audit", params={"since": "2999-01-01T00:00:00Z"}, headers=headers).json()
+    assert future == {"events": [], "next_cursor": None}
+    assert client.get("/audit", params={"limit": 0}, headers=headers).status_code == 422
+    assert client.get("/audit", params={"since": "yesterday"}, headers=headers).status_code == 422
+
+
+def test_audit_tail(client, model, backend):
+    _, url, _ = backend
+    traffic(client, model, 2)
+    out = subprocess.run(CLI + ["audit", "tail", "-n", "3"], env=_env(DB_URL=url), capture_output=True,
+                         text=True, timeout=60)
+    lines = out.stdout.strip().splitlines()
+    assert out.returncode == 0 and len(lines) == 3 and '"kind": "response"' in lines[-1]
