@@ -16,6 +16,7 @@ from app.executor.run import Executor
 from app.executor.workspace import Workspace
 from app.llm import ChatModel, build_model
 from app.planner.planner import Planner
+from app.ratelimit import RateLimits
 from app.schemas import AgentResponse
 from app.store.db import create_db_engine
 from app.texts import Texts
@@ -40,6 +41,7 @@ class Agent:
         self.texts = Texts(settings.reply_language)
         self.inbox = Inbox(self.engine, settings.inbox_lease_sec, settings.inbox_wait_sec)
         self.meta = MetaGraph(settings, self.texts)
+        self.limits = RateLimits(settings)
 
     def handle(self, msg: Message) -> AgentResponse:
         return Turn(self, msg).run()

@@ -78,6 +78,10 @@ class Settings(BaseSettings):
 
     rate_limit_enabled: bool = True
     rate_limit_requests: int = Field(10, ge=1)
+    rate_limit_storage_url: str | None = None  # e.g. redis://127.0.0.1:6379/0
+    rate_limit_namespace: str = "llm-planner"
+    session_tool_calls_per_hour: int = Field(120, ge=0)  # 0 = no budget
+    session_tokens_per_hour: int = Field(200000, ge=0)
     cors_origins: str | None = None
     reply_language: Literal["en", "es"] = "en"
     operator_file: Path = Path("./operator.toml")
@@ -96,6 +100,7 @@ class Settings(BaseSettings):
         "agent_api_key", "admin_api_key", "internal_api_key", "provider_hmac_secret",
         "meta_app_secret", "meta_verify_token", "confirm_secret", "cors_origins", "plugins_dir",
         "meta_access_token", "meta_phone_number_id", "twilio_auth_token", "public_base_url",
+        "rate_limit_storage_url",
         mode="before",
     )
     @classmethod

@@ -5,10 +5,11 @@ from __future__ import annotations
 import hmac
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Request, Response
 
 from app.agent import Agent
 from app.audit import record
+from app.ratelimit import key_scope
 
 
 def get_agent(request: Request) -> Agent:
@@ -38,3 +39,25 @@ def agent_key_optional(request: Request, agent: AgentDep) -> None:
 
 def agent_key_required(request: Request, agent: AgentDep) -> None:
     check_key(request, agent, agent.settings.agent_api_key, name="AGENT_API_KEY", required=True)
+
+
+def client_scopes(request: Request) -> list[tuple[str, str]]:
+    scopes = [("ip", request.client.host if request.client else "unknown")]
+    given = request.headers.get("x-api-key")
+    if given:
+        scopes.append(("key", key_scope(given)))
+    return scopes
+
+
+def enforce_rate(request: Request, response: Response, agent: Agent, scopes: list[tuple[str, str]]) -> None:
+    """429 with Retry-After when any scope is over RATE_LIMIT_REQUESTS a minute; the
+    X-RateLimit-* headers either way."""
+    verdict = agent.limits.check(scopes)
+    if verdict is None:
+        return
+    if not verdict.allowed:
+        record(agent.engine, "rate_limited", route=request.url.path, scope=verdict.scope,
+               client=request.client.host if request.client else None)
+        raise HTTPException(429, f"rate limit exceeded: {verdict.limit} requests per minute "
+                                 f"per {verdict.scope}", headers=verdict.headers())
+    response.headers.update(verdict.headers())

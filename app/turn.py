@@ -62,10 +62,18 @@ class Turn:
             log.exception("turn %s failed", self.msg.request_id)
             self.trail.add("internal_error")
             self._fail(self.texts("internal_error", request_id=self.msg.request_id))
+        self.agent.limits.spend_tokens(self.budget_key, self.usage.prompt_tokens + self.usage.output_tokens)
         return self._finish()
+
+    @property
+    def budget_key(self) -> str:
+        return f"{self.msg.channel}:{self.msg.session_id}"
 
     def _plan(self) -> None:
         agent = self.agent
+        if not agent.limits.tokens_left(self.budget_key):
+            self.trail.add("budget_exceeded", budget="model_tokens")
+            return self._fail(self.texts("budget_tokens", n=agent.settings.session_tokens_per_hour))
         with agent.engine.connect() as conn:
             facts = conversations.load_facts(conn, self.msg.channel, self.msg.session_id)
             history = conversations.load_history(conn, self.msg.channel, self.msg.session_id,
@@ -172,6 +180,12 @@ class Turn:
         prepared = self.agent.executor.prepare(name, args)
         if isinstance(prepared, ToolExecution):
             return self._record(prepared)
+        if not self.agent.limits.take_tool_call(self.budget_key):
+            self.trail.add("budget_exceeded", budget="tool_calls")
+            return self._record(ToolExecution(
+                tool_name=prepared.tool.name, args=prepared.canonical_args, status="blocked",
+                error=f"this session's tool-call budget is used up "
+                      f"({self.agent.settings.session_tool_calls_per_hour} per hour)"))
         ctx = self._context()
         if prepared.tool.tag == "write" and not confirmed:
             try:

@@ -89,8 +89,9 @@ def make_settings(backend, tmp_path, workspace):
     _, url, _ = backend
 
     def build(**overrides) -> Settings:
+        # Most tests send more than ten requests a minute; the limit has its own tests.
         values = dict(db_url=url, workspace_root=workspace, data_dir=tmp_path / "data",
-                      confirm_secret=TEST_SECRET, ollama_model="test-model")
+                      confirm_secret=TEST_SECRET, ollama_model="test-model", rate_limit_enabled=False)
         values.update(overrides)
         return Settings(_env_file=None, **values)
 

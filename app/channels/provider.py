@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from app.audit import record
 from app.channels.inbound import handle_delivery, still_processing
 from app.channels.signatures import SignatureError, verify_standard_webhook
-from app.deps import AgentDep
+from app.deps import AgentDep, enforce_rate
 
 router = APIRouter(tags=["channels"])
 
@@ -24,7 +24,7 @@ class InboundMessage(BaseModel):
 
 
 @router.post("/provider/inbound")
-async def provider_inbound(request: Request, agent: AgentDep):
+async def provider_inbound(request: Request, response: Response, agent: AgentDep):
     settings = agent.settings
     raw = await request.body()
     webhook_id = request.headers.get("webhook-id")
@@ -46,6 +46,7 @@ async def provider_inbound(request: Request, agent: AgentDep):
     if not message_id:
         raise RequestValidationError([{"loc": ("body", "message_id"), "type": "missing",
                                        "msg": "message_id (or a webhook-id header) is required"}])
+    await run_in_threadpool(enforce_rate, request, response, agent, [("session", f"provider:{body.sender}")])
     answer = await run_in_threadpool(handle_delivery, agent, "provider", message_id, body.sender, body.text)
     if answer is None:
         return JSONResponse(still_processing(), status_code=503, headers={"Retry-After": "5"})

@@ -5,7 +5,7 @@ from __future__ import annotations
 from urllib.parse import parse_qsl
 from xml.sax.saxutils import escape
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse, Response
 from app.audit import record
 from app.channels.inbound import handle_delivery, still_processing
 from app.channels.signatures import SignatureError, verify_twilio
-from app.deps import AgentDep
+from app.deps import AgentDep, enforce_rate
 
 router = APIRouter(tags=["channels"])
 
@@ -31,7 +31,7 @@ def twiml(text: str) -> str:
 
 
 @router.post("/provider/twilio")
-async def twilio_inbound(request: Request, agent: AgentDep):
+async def twilio_inbound(request: Request, response: Response, agent: AgentDep):
     token = agent.settings.twilio_auth_token
     if not token:
         raise HTTPException(503, "TWILIO_AUTH_TOKEN is not configured on this server")
@@ -49,6 +49,7 @@ async def twilio_inbound(request: Request, agent: AgentDep):
     if missing:
         raise RequestValidationError([{"loc": ("body", name), "type": "missing", "msg": "Field required"}
                                       for name in missing])
+    await run_in_threadpool(enforce_rate, request, response, agent, [("session", f"twilio:{form['From'][:128]}")])
     answer = await run_in_threadpool(handle_delivery, agent, "twilio", form["MessageSid"][:191],
                                      form["From"][:128], form["Body"][:10000])
     if answer is None:
