@@ -12,6 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from app import metrics
 from app.store.tables import audit_events, audit_head, utcnow
 
 log = logging.getLogger("llm_planner.audit")
@@ -64,11 +65,10 @@ class AuditTrail:
         self._pending: list[dict[str, Any]] = []
 
     def add(self, kind: str, **data: Any) -> None:
-        self._pending.append({
-            "request_id": self.request_id, "session_id": self.session_id,
-            "channel": self.channel, "kind": kind, "data": _jsonable(data),
-            "created_at": utcnow(),
-        })
+        event = {"request_id": self.request_id, "session_id": self.session_id,
+                 "channel": self.channel, "kind": kind, "data": _jsonable(data), "created_at": utcnow()}
+        self._pending.append(event)
+        metrics.observe(kind, event["data"], self.channel)
 
     @property
     def kinds(self) -> list[str]:

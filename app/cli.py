@@ -38,8 +38,9 @@ def cmd_serve(args) -> int:
         return 1
     finally:
         engine.dispose()
+    # log_config=None: uvicorn's own loggers go through our (JSON) handlers too.
     uvicorn.run("app.main:app", host=args.host or settings.host, port=args.port or settings.port,
-                workers=args.workers, log_level=args.log_level, proxy_headers=True)
+                workers=args.workers, log_config=None, proxy_headers=True)
     return 0
 
 
@@ -135,7 +136,6 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
     serve.add_argument("--workers", type=int, default=1)
-    serve.add_argument("--log-level", default="info")
     serve.set_defaults(func=cmd_serve)
     migrate = sub.add_parser("migrate", help="bring DB_URL to the current schema (alembic upgrade head)")
     migrate.set_defaults(func=cmd_migrate)
@@ -157,8 +157,13 @@ def main(argv: list[str] | None = None) -> int:
     purge.add_argument("--days", type=int)
     purge.set_defaults(func=cmd_purge)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    if args.command == "serve":
+        from app.logs import configure
+
+        configure(_settings())
+    else:
+        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+        logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     return args.func(args)
 
 

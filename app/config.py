@@ -86,6 +86,16 @@ class Settings(BaseSettings):
     reply_language: Literal["en", "es"] = "en"
     operator_file: Path = Path("./operator.toml")
     plugins_dir: Path | None = None
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["json", "text"] = "json"
+    log_file: Path | None = None
+    log_max_bytes: int = Field(10 * 2**20, ge=1024)
+    log_backups: int = Field(5, ge=0)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value):
+        return value.upper() if isinstance(value, str) else value
 
     @field_validator("db_url")
     @classmethod
@@ -100,7 +110,7 @@ class Settings(BaseSettings):
         "agent_api_key", "admin_api_key", "internal_api_key", "provider_hmac_secret",
         "meta_app_secret", "meta_verify_token", "confirm_secret", "cors_origins", "plugins_dir",
         "meta_access_token", "meta_phone_number_id", "twilio_auth_token", "public_base_url",
-        "rate_limit_storage_url",
+        "rate_limit_storage_url", "log_file",
         mode="before",
     )
     @classmethod

@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from app import __version__
 from app.agent import Agent
@@ -17,6 +17,8 @@ from app.audit import record
 from app.channels import health, meta, operator, provider, twilio, wa, web
 from app.config import Settings
 from app.limits import BodySizeLimit
+from app.logs import configure as configure_logging
+from app.metrics import CONTENT_TYPE_LATEST, HttpMetrics, exposition
 from app.llm import ChatModel
 from app.store.migrate import ensure_current
 
@@ -44,6 +46,10 @@ def create_app(settings: Settings | None = None, *, model: ChatModel | None = No
     for module in (web, wa, provider, meta, twilio, operator):
         app.include_router(module.router)
 
+    @app.get("/metrics", include_in_schema=False)
+    def metrics() -> Response:
+        return Response(exposition(), media_type=CONTENT_TYPE_LATEST)
+
     @app.exception_handler(RequestValidationError)
     async def invalid_body(request: Request, exc: RequestValidationError):
         errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")}
@@ -62,11 +68,14 @@ def create_app(settings: Settings | None = None, *, model: ChatModel | None = No
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_size,
                        on_reject=lambda path, reason: record(agent.engine, "request_rejected",
                                                              route=path, status=413, reason=reason))
+    app.add_middleware(HttpMetrics)
     return app
 
 
 def _default_app() -> FastAPI:
-    return create_app()
+    settings = Settings()
+    configure_logging(settings)
+    return create_app(settings)
 
 
 app = _default_app()

@@ -11,6 +11,7 @@ from app.audit import AuditTrail
 from app.confirmations import ConfirmError, Confirmations
 from app.executor.run import Executor, Prepared
 from app.llm.base import ModelNotConfigured, ModelUnavailable
+from app.logs import request_id_var
 from app.planner.commands import CommandSyntaxError, parse_command, parse_resolution, redact
 from app.planner.answerer import compose
 from app.planner.planner import Usage
@@ -49,6 +50,7 @@ class Turn:
     # -- the three ways a message is handled ------------------------------------------
 
     def run(self) -> AgentResponse:
+        request_id_var.set(self.msg.request_id)
         self.trail.add("request", text=redact(self.msg.text))
         try:
             resolution = parse_resolution(self.msg.text)
@@ -254,6 +256,10 @@ class Turn:
                 conversations.save_turn(conn, channel=msg.channel, session_id=msg.session_id,
                                         request_id=msg.request_id, user_text=redact(msg.text),
                                         assistant_text=history_reply, facts=self.facts)
+            log.info("turn finished", extra={"fields": {
+                "channel": msg.channel, "session_id": msg.session_id, "status": response.status,
+                "duration_ms": response.duration_ms, "model_calls": self.usage.calls,
+                "tools": [f"{e.tool_name}:{e.status}" for e in response.tool_executions]}})
             return response
         except Exception:
             log.exception("turn %s could not be stored", msg.request_id)

@@ -1,0 +1,89 @@
+"""Prometheus metrics. Decisions are counted from the audit events as they are recorded,
+so the trail and the numbers cannot disagree."""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
+from prometheus_client import CONTENT_TYPE_LATEST  # noqa: F401  (re-exported for the route)
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+REQUESTS = Counter("llm_planner_http_requests_total", "HTTP requests by route and status",
+                   ["method", "route", "status"], registry=REGISTRY)
+REQUEST_SECONDS = Histogram("llm_planner_http_request_seconds", "HTTP request duration",
+                            ["route"], registry=REGISTRY,
+                            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60))
+TURNS = Counter("llm_planner_turns_total", "Agent turns by channel and status", ["channel", "status"],
+                registry=REGISTRY)
+PLANS = Counter("llm_planner_plans_total", "Plans by outcome", ["outcome"], registry=REGISTRY)
+TOOLS = Counter("llm_planner_tool_executions_total", "Tool executions by tool and status",
+                ["tool", "status"], registry=REGISTRY)
+CONFIRMATIONS = Counter("llm_planner_confirmations_total", "Confirmation events", ["event"],
+                        registry=REGISTRY)
+REFUSALS = Counter("llm_planner_refusals_total", "Requests refused before a turn", ["reason"],
+                   registry=REGISTRY)
+MODEL_SECONDS = Histogram("llm_planner_model_call_seconds", "Model call latency, retries included",
+                          ["provider"], registry=REGISTRY,
+                          buckets=(0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60, 120))
+MODEL_TOKENS = Counter("llm_planner_model_tokens_total", "Model tokens", ["kind"], registry=REGISTRY)
+
+
+def observe(kind: str, data: dict, channel: str | None) -> None:
+    if kind == "response":
+        TURNS.labels(channel or "none", data.get("status", "unknown")).inc()
+    elif kind == "plan":
+        PLANS.labels("valid_first_time" if data.get("attempt") == 1 else "valid_after_retry").inc()
+    elif kind == "plan_rejected":
+        PLANS.labels("rejected_attempt").inc()
+    elif kind == "model_unavailable":
+        PLANS.labels("model_unavailable").inc()
+    elif kind == "tool_execution":
+        TOOLS.labels(str(data.get("tool"))[:64], data.get("status", "unknown")).inc()
+    elif kind.startswith("confirmation_"):
+        CONFIRMATIONS.labels(kind[len("confirmation_"):]).inc()
+    elif kind in ("rate_limited", "signature_rejected", "request_rejected", "auth_failed"):
+        REFUSALS.labels(kind).inc()
+    elif kind == "model_call":
+        MODEL_SECONDS.labels(data.get("provider", "unknown")).observe((data.get("latency_ms") or 0) / 1000)
+        MODEL_TOKENS.labels("prompt").inc(data.get("prompt_tokens") or 0)
+        MODEL_TOKENS.labels("output").inc(data.get("output_tokens") or 0)
+
+
+def exposition() -> bytes:
+    """With several workers, set PROMETHEUS_MULTIPROC_DIR and every worker's numbers are summed."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry)
+    return generate_latest(REGISTRY)
+
+
+class HttpMetrics:
+    """Counts every request by its route template (not its path, to keep labels bounded)."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        import time
+
+        started = time.perf_counter()
+        status = 500
+
+        async def counting_send(message):
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, counting_send)
+        finally:
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            REQUESTS.labels(scope.get("method", ""), template, str(status)).inc()
+            REQUEST_SECONDS.labels(template).observe(time.perf_counter() - started)
