@@ -11,6 +11,7 @@ from app.channels.meta_graph import MetaGraph
 from app.config import Settings
 from app.inbox import Delivery, Inbox
 from app.confirmations import Confirmations
+from app.executor.policy import load_policy
 from app.executor.registry import ToolRegistry, load_registry
 from app.executor.run import Executor
 from app.executor.workspace import Workspace
@@ -33,8 +34,9 @@ class Agent:
         self.registry = registry or load_registry(settings.plugins_dir)
         self.model = model or build_model(settings)
         self.workspace = Workspace(settings.workspace_root)
+        self.policy = load_policy(settings.policy_file)
         self.executor = Executor(self.registry, settings.blocked, settings.max_tool_timeout,
-                                 settings.max_output_size)
+                                 settings.max_output_size, self.policy)
         self.confirmations = Confirmations(settings.confirm_keys, settings.confirm_ttl_sec,
                                            settings.confirm_max_failures)
         self.planner = Planner(self.model, self.registry, settings.planner_max_retries)
@@ -42,6 +44,11 @@ class Agent:
         self.inbox = Inbox(self.engine, settings.inbox_lease_sec, settings.inbox_wait_sec)
         self.meta = MetaGraph(settings, self.texts)
         self.limits = RateLimits(settings)
+
+    def tools_for(self, channel: str) -> ToolRegistry:
+        """What the planner may offer on a channel: what the policy and permissions allow."""
+        return self.registry.only(lambda name: self.policy.permits(channel, name)
+                                  and not (self.registry.get(name).permissions & self.settings.blocked))
 
     def handle(self, msg: Message) -> AgentResponse:
         return Turn(self, msg).run()

@@ -86,6 +86,7 @@ class Settings(BaseSettings):
     reply_language: Literal["en", "es"] = "en"
     operator_file: Path = Path("./operator.toml")
     plugins_dir: Path | None = None
+    policy_file: Path | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "text"] = "json"
     log_file: Path | None = None
@@ -110,7 +111,7 @@ class Settings(BaseSettings):
         "agent_api_key", "admin_api_key", "internal_api_key", "provider_hmac_secret",
         "meta_app_secret", "meta_verify_token", "confirm_secret", "cors_origins", "plugins_dir",
         "meta_access_token", "meta_phone_number_id", "twilio_auth_token", "public_base_url",
-        "rate_limit_storage_url", "log_file",
+        "rate_limit_storage_url", "log_file", "policy_file",
         mode="before",
     )
     @classmethod

@@ -7,7 +7,9 @@ import threading
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 
@@ -56,6 +58,17 @@ def create_app(settings: Settings | None = None, *, model: ChatModel | None = No
                   for e in exc.errors()[:20]]
         record(agent.engine, "request_rejected", route=request.url.path, status=422, errors=errors)
         return JSONResponse({"detail": errors}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        # FastAPI answers 400 when the JSON parser itself gives up (absurd nesting): to the
+        # caller that is an invalid body like any other, so 422, and on record.
+        if exc.status_code == 400 and exc.detail == "There was an error parsing the body":
+            errors = [{"loc": ["body"], "msg": "the body could not be parsed (too deeply nested?)",
+                       "type": "json_invalid"}]
+            record(agent.engine, "request_rejected", route=request.url.path, status=422, errors=errors)
+            return JSONResponse({"detail": errors}, status_code=422)
+        return await http_exception_handler(request, exc)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception):

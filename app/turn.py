@@ -81,7 +81,8 @@ class Turn:
             history = conversations.load_history(conn, self.msg.channel, self.msg.session_id,
                                                  agent.settings.history_turns)
         try:
-            outcome = agent.planner.plan(self.msg.text, history, facts, self.trail, self.usage)
+            outcome = agent.planner.plan(self.msg.text, history, facts, self.trail, self.usage,
+                                         tools=agent.tools_for(self.msg.channel))
         except ModelNotConfigured as exc:
             self.trail.add("model_unavailable", reason=str(exc))
             return self._fail(self.texts("model_not_configured", setting=exc.setting))
@@ -130,7 +131,7 @@ class Turn:
         if command.name == "help":
             self.lines.append(self.texts("help"))
         elif command.name == "tools":
-            self.lines.append(catalogue(self.texts, self.agent.registry))
+            self.lines.append(catalogue(self.texts, self.agent.tools_for(self.msg.channel)))
         else:
             if self.agent.registry.get(command.name) is None:
                 self.lines.append(self.texts("unknown_command", name=command.name[:64]))
@@ -179,7 +180,7 @@ class Turn:
 
     def _execute(self, name, args, confirmed: bool = False) -> ToolExecution | None:
         """Refuse, run, or queue for parking; None means queued."""
-        prepared = self.agent.executor.prepare(name, args)
+        prepared = self.agent.executor.prepare(name, args, self.msg.channel)
         if isinstance(prepared, ToolExecution):
             return self._record(prepared)
         if not self.agent.limits.take_tool_call(self.budget_key):

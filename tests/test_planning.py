@@ -47,9 +47,12 @@ def test_facts_are_kept_and_history_is_sent(client, model, engine):
     [session] = rows(engine, "sessions", session_id="s1")
     assert session["channel"] == "web" and session["facts"] == {"customer_email": "ana@example.com"}
     second = model.calls[1]["messages"]
-    assert "ana@example.com" in second[0]["content"]
-    assert second[1:3] == [{"role": "user", "content": "my email is ana@example.com"},
-                           {"role": "assistant", "content": "Noted."}]
+    assert len(second) == 2 and second[-1] == {"role": "user", "content": "what do you know?"}
+    system = second[0]["content"]
+    assert '"customer_email": "ana@example.com"' in system
+    history = system.split("<conversation>")[1].split("</conversation>")[0]
+    assert json.loads(history) == [{"from": "user", "text": "my email is ana@example.com"},
+                                   {"from": "assistant", "text": "Noted."}]
 
 
 def test_sessions_are_separate(client, model, engine):
@@ -57,7 +60,7 @@ def test_sessions_are_separate(client, model, engine):
     chat(client, "first", session_id="alice")
     chat(client, "second", session_id="bob")
     assert "zebra-42" not in model.calls[1]["messages"][0]["content"]
-    assert len(model.calls[1]["messages"]) == 2
+    assert "<conversation>" not in model.calls[1]["messages"][0]["content"]
 
 
 def test_invalid_plan_is_reasked_with_the_error_then_accepted(client, model, workspace):

@@ -43,6 +43,12 @@ class ToolRegistry:
     def catalogue(self) -> list[dict]:
         return [item.describe() for item in self]
 
+    def only(self, keep) -> "ToolRegistry":
+        """A view with the tools `keep(name)` accepts: what one channel may see."""
+        view = ToolRegistry()
+        view._tools = {name: item for name, item in self._tools.items() if keep(name)}
+        return view
+
 
 def tools_in(module: ModuleType) -> list[Tool]:
     return [value for value in vars(module).values() if isinstance(value, Tool)]

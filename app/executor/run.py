@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from app.executor.policy import Policy
 from app.executor.registry import ToolRegistry
 from app.schemas import ToolExecution
 from app.tools import Tool, ToolContext, ToolError
@@ -36,19 +37,23 @@ def describe_validation(exc: ValidationError) -> str:
 
 class Executor:
     def __init__(self, registry: ToolRegistry, blocked: frozenset[str], max_timeout: float,
-                 max_output: int, workers: int = 16) -> None:
+                 max_output: int, policy: Policy | None = None, workers: int = 16) -> None:
         self.registry = registry
+        self.policy = policy or Policy()
         self.blocked = blocked
         self.max_timeout = max_timeout
         self.max_output = max_output
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tool")
 
-    def prepare(self, name: Any, raw_args: Any) -> Prepared | ToolExecution:
+    def prepare(self, name: Any, raw_args: Any, channel: str) -> Prepared | ToolExecution:
         shown = raw_args if isinstance(raw_args, dict) else {}
         tool = self.registry.get(name) if isinstance(name, str) else None
         if tool is None:
             return ToolExecution(tool_name=str(name)[:64], args=shown, status="blocked",
                                  error=f"tool {str(name)[:64]!r} is not allowed (not in the allowlist)")
+        if not self.policy.permits(channel, tool.name):
+            return ToolExecution(tool_name=tool.name, args=shown, status="blocked",
+                                 error=f"{tool.name} is not allowed on the {channel} channel (POLICY_FILE)")
         if not isinstance(raw_args, dict):
             return ToolExecution(tool_name=tool.name, status="error", error="invalid arguments: args must be an object")
         try:

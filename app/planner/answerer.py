@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 
 from app.llm.base import ChatModel, ModelReply
-from app.planner.context import PROMPTS_DIR, load_prompt
+from app.planner.commands import mask_tokens
+from app.planner.context import PROMPTS_DIR, load_prompt, quoted
 from app.schemas import ToolExecution
 
 MAX_RESULTS_CHARS = 12000
@@ -16,7 +17,7 @@ def results_block(executions: list[ToolExecution]) -> str:
     """Tool results as quoted data: fenced, labelled, never presented as instructions."""
     results = [{"tool": e.tool_name, "status": e.status, "output": e.output, "error": e.error}
                for e in executions]
-    text = json.dumps(results, ensure_ascii=False, default=str)[:MAX_RESULTS_CHARS]
+    text = mask_tokens(quoted(json.loads(json.dumps(results, default=str))))[:MAX_RESULTS_CHARS]
     return f"<tool_results>\n{text}\n</tool_results>"
 
 

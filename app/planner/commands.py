@@ -56,6 +56,18 @@ def parse_command(text: str) -> Command | None:
     return Command(name, args)
 
 
+# Anything shaped like a confirmation token: a signed one (three dot-separated base64url
+# parts) or a short code. JWTs in a log are masked too, which is no loss to the model.
+TOKEN_SHAPES = re.compile(
+    r"[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{16,}"
+    r"|\b[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}\b")
+
+
+def mask_tokens(text: str) -> str:
+    """What the model may see of any text: no live token, whoever put it there."""
+    return TOKEN_SHAPES.sub("[token]", text)
+
+
 def redact(text: str) -> str:
     """What history keeps of a confirm/cancel message: never the live token."""
     resolution = parse_resolution(text)

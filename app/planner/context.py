@@ -8,6 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from app.executor.registry import ToolRegistry
+from app.planner.commands import mask_tokens
 from app.planner.output import PLAN_SCHEMA
 
 PROMPTS_DIR = Path(__file__).resolve().parents[2] / "prompts"
@@ -30,20 +31,36 @@ def tool_lines(registry: ToolRegistry) -> str:
     return "\n".join(lines)
 
 
-def system_prompt(registry: ToolRegistry, facts: dict, prompts_dir: Path = PROMPTS_DIR) -> str:
+MAX_HISTORY_CHARS = 1500
+
+
+def quoted(data) -> str:
+    """JSON with every '<' escaped: quoted text can never close the tag around it."""
+    return json.dumps(data, ensure_ascii=False).replace("<", "\\u003c")
+
+
+def history_block(history: list[tuple[str, str]]) -> str:
+    if not history:
+        return "(this is the first message)"
+    turns = [{"from": role, "text": mask_tokens(text[:MAX_HISTORY_CHARS])} for role, text in history]
+    return f"<conversation>\n{quoted(turns)}\n</conversation>"
+
+
+def system_prompt(registry: ToolRegistry, facts: dict, history: list[tuple[str, str]] = (),
+                  prompts_dir: Path = PROMPTS_DIR) -> str:
     template = load_prompt("planner.md", prompts_dir)
     return (template
             .replace("{{tools}}", tool_lines(registry))
             .replace("{{schema}}", json.dumps(PLAN_SCHEMA, ensure_ascii=False))
-            .replace("{{facts}}", json.dumps(facts, ensure_ascii=False) if facts else "(none)")
+            .replace("{{facts}}", quoted(facts) if facts else "(none)")
+            .replace("{{history}}", history_block(list(history)))
             .replace("{{today}}", date.today().isoformat()))
 
 
-def build_messages(system: str, history: list[tuple[str, str]], message: str) -> list[dict]:
-    messages = [{"role": "system", "content": system}]
-    messages += [{"role": role, "content": content} for role, content in history]
-    messages.append({"role": "user", "content": message})
-    return messages
+def build_messages(system: str, message: str) -> list[dict]:
+    """The user's message goes unchanged as the last user message; everything earlier is
+    quoted data inside the system prompt, never a turn the model could take as its own."""
+    return [{"role": "system", "content": system}, {"role": "user", "content": message}]
 
 
 def correction(error: str, message: str) -> str:

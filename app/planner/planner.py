@@ -48,9 +48,11 @@ class Planner:
         self.prompts_dir = prompts_dir
 
     def plan(self, message: str, history: list[tuple[str, str]], facts: dict,
-             trail: AuditTrail, usage: Usage | None = None) -> PlanOutcome:
-        """Raises ModelUnavailable / ModelNotConfigured; a bad plan is an outcome, not an error."""
-        messages = build_messages(system_prompt(self.registry, facts, self.prompts_dir), history, message)
+             trail: AuditTrail, usage: Usage | None = None, tools: ToolRegistry | None = None) -> PlanOutcome:
+        """Raises ModelUnavailable / ModelNotConfigured; a bad plan is an outcome, not an error.
+        `tools`: what this channel may use (default: every registered tool)."""
+        system = system_prompt(tools if tools is not None else self.registry, facts, history, self.prompts_dir)
+        messages = build_messages(system, message)
         error = None
         attempts = self.max_retries + 1
         for attempt in range(1, attempts + 1):
