@@ -27,6 +27,15 @@ def cmd_serve(args) -> int:
     from app.store.migrate import SchemaBehind, ensure_current
 
     settings = _settings()
+    from app.executor.policy import PolicyError, load_policy
+    from app.operator import OperatorFileError, load_operator
+
+    try:  # the operator's own files: wrong ones stop the start with a clear message
+        load_policy(settings.policy_file)
+        load_operator(settings.operator_file)
+    except (PolicyError, OperatorFileError) as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
     engine = create_db_engine(settings.db_url)
     try:
         ensure_current(engine, settings.db_url, migrate_sqlite=settings.is_sqlite)

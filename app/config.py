@@ -86,6 +86,14 @@ class Settings(BaseSettings):
     reply_language: Literal["en", "es"] = "en"
     operator_file: Path = Path("./operator.toml")
     plugins_dir: Path | None = None
+    smtp_host: str | None = None
+    smtp_port: int = Field(587, ge=1, le=65535)
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_from: str = "llm-planner@localhost"
+    smtp_starttls: bool = True
+    verification_ttl_sec: int = Field(900, ge=60)
+    verification_max_attempts: int = Field(5, ge=1, le=20)
     policy_file: Path | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "text"] = "json"
@@ -111,7 +119,7 @@ class Settings(BaseSettings):
         "agent_api_key", "admin_api_key", "internal_api_key", "provider_hmac_secret",
         "meta_app_secret", "meta_verify_token", "confirm_secret", "cors_origins", "plugins_dir",
         "meta_access_token", "meta_phone_number_id", "twilio_auth_token", "public_base_url",
-        "rate_limit_storage_url", "log_file", "policy_file",
+        "rate_limit_storage_url", "log_file", "policy_file", "smtp_host", "smtp_user", "smtp_password",
         mode="before",
     )
     @classmethod

@@ -41,6 +41,7 @@ class ToolContext:
     request_id: str
     session_id: str
     max_output_size: int
+    timeout: float = 30.0  # what the executor allows this call; set before the tool runs
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("llm_planner.tools"))
 
 
@@ -83,6 +84,33 @@ class Tool:
             "permissions": sorted(self.permissions),
             "args_schema": self.args_schema,
         }
+
+
+class BaseTool:
+    """The class form of a tool: subclass it, set the attributes, write `run` (and
+    optionally `preview`). The loader finds subclasses defined in a plugin module."""
+
+    name: str
+    description: str = ""
+    args_model: type[BaseModel]
+    permissions: tuple[str, ...] = ("read",)
+    tag: Literal["read", "write"] = "read"
+    timeout: float | None = None
+
+    def run(self, args: BaseModel, ctx: ToolContext) -> Any:
+        raise NotImplementedError
+
+    def preview(self, args: BaseModel, ctx: ToolContext) -> str:
+        raise NotImplementedError
+
+    @classmethod
+    def as_tool(cls) -> Tool:
+        instance = cls()
+        doc = (cls.__doc__ or "").strip().split("\n\n")[0]
+        return Tool(name=getattr(cls, "name", ""), description=cls.description or doc or cls.__name__,
+                    args_model=getattr(cls, "args_model", None), func=instance.run,
+                    permissions=frozenset(cls.permissions), tag=cls.tag, timeout=cls.timeout,
+                    preview=instance.preview if cls.preview is not BaseTool.preview else None)
 
 
 def tool(

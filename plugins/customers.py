@@ -1,9 +1,17 @@
-"""register_customer: the starter kit's example of a confirmed write to the database."""
+"""register_customer and verify_customer_email: the starter kit's example flow. A new
+customer gets a code by e-mail; the code is stored only as an HMAC, expires, and allows a
+limited number of attempts."""
+
+import hashlib
+import hmac
+import secrets
+from datetime import timedelta
 
 import sqlalchemy as sa
 from pydantic import Field, field_validator
 
-from app.store.tables import customers, utcnow
+from app.mailer import send_mail
+from app.store.tables import customers, email_verifications, utcnow
 from app.tools import ToolArgs, ToolContext, ToolError, tool
 
 EMAIL_PATTERN = r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$"
@@ -27,18 +35,79 @@ class RegisterCustomerArgs(ToolArgs):
         return value.strip().lower()
 
 
-def _preview(args: RegisterCustomerArgs, ctx: ToolContext) -> str:
-    return f"create customer {args.name} <{args.email}>"
+class VerifyEmailArgs(ToolArgs):
+    email: str = Field(..., max_length=254, pattern=EMAIL_PATTERN, description="The customer's e-mail")
+    code: str = Field(..., pattern=r"^\s*\d{6}\s*$", description="The 6-digit code from the e-mail")
+
+    @field_validator("email")
+    @classmethod
+    def _lower(cls, value: str) -> str:
+        return value.strip().lower()
 
 
-@tool(permissions=["write"], tag="write", preview=_preview)
+def _code_hash(ctx: ToolContext, email: str, code: str) -> str:
+    # Keyed, so a copy of the table alone does not give the codes away.
+    key = ctx.settings.confirm_keys[-1].encode()
+    return hmac.new(key, f"{email}:{code.strip()}".encode(), hashlib.sha256).hexdigest()
+
+
+def _send_code(ctx: ToolContext, conn, customer_id: int, name: str, email: str) -> str:
+    code = f"{secrets.randbelow(10**6):06d}"
+    now = utcnow()
+    conn.execute(sa.insert(email_verifications).values(
+        customer_id=customer_id, email=email, code_hash=_code_hash(ctx, email, code), attempts=0,
+        created_at=now, expires_at=now + timedelta(seconds=ctx.settings.verification_ttl_sec)))
+    minutes = ctx.settings.verification_ttl_sec // 60
+    return send_mail(ctx.settings, email, "Your verification code",
+                     f"Hello {name},\n\nyour verification code is {code}. It expires in {minutes} minutes.\n")
+
+
+def _preview_register(args: RegisterCustomerArgs, ctx: ToolContext) -> str:
+    return f"create customer {args.name} <{args.email}> and e-mail them a verification code"
+
+
+@tool(permissions=["write"], tag="write", preview=_preview_register)
 def register_customer(args: RegisterCustomerArgs, ctx: ToolContext) -> dict:
-    """Register a new customer by name and e-mail (asks for confirmation first)."""
+    """Register a new customer by name and e-mail; they get a code to verify the address."""
     try:
         with ctx.engine.begin() as conn:
-            result = conn.execute(sa.insert(customers).values(
-                name=args.name, email=args.email, verified=False, created_at=utcnow()))
-            customer_id = result.inserted_primary_key[0]
+            customer_id = conn.execute(sa.insert(customers).values(
+                name=args.name, email=args.email, verified=False, created_at=utcnow())).inserted_primary_key[0]
+            sent = _send_code(ctx, conn, customer_id, args.name, args.email)
     except sa.exc.IntegrityError:
         raise ToolError(f"a customer with e-mail {args.email} already exists") from None
-    return {"customer_id": customer_id, "name": args.name, "email": args.email, "verified": False}
+    return {"customer_id": customer_id, "name": args.name, "email": args.email, "verified": False,
+            "verification": f"a 6-digit code was sent to {args.email}" if sent == "smtp"
+            else "the verification code was written to the service log (SMTP is not configured)"}
+
+
+def _preview_verify(args: VerifyEmailArgs, ctx: ToolContext) -> str:
+    return f"check the code for {args.email} and mark the address verified"
+
+
+@tool(permissions=["write"], tag="write", preview=_preview_verify)
+def verify_customer_email(args: VerifyEmailArgs, ctx: ToolContext) -> dict:
+    """Verify a customer's e-mail with the 6-digit code they received."""
+    limit = ctx.settings.verification_max_attempts
+    with ctx.engine.begin() as conn:  # the try is counted and committed before anything is compared
+        row = conn.execute(sa.select(email_verifications).where(
+            email_verifications.c.email == args.email, email_verifications.c.verified_at.is_(None))
+            .order_by(email_verifications.c.id.desc()).limit(1)).first()
+        if row is None:
+            raise ToolError(f"there is no pending verification for {args.email}")
+        if row.expires_at <= utcnow():
+            raise ToolError("the code has expired; register again or ask for a new code")
+        # By the database: concurrent guesses cannot share one try.
+        counted = conn.execute(sa.update(email_verifications).where(
+            email_verifications.c.id == row.id, email_verifications.c.attempts < limit)
+            .values(attempts=email_verifications.c.attempts + 1)).rowcount
+    if not counted:
+        raise ToolError("too many wrong codes; this code no longer works")
+    if not hmac.compare_digest(row.code_hash, _code_hash(ctx, args.email, args.code)):
+        left = limit - row.attempts - 1
+        raise ToolError(f"wrong code ({left} attempt{'s' if left != 1 else ''} left)")
+    with ctx.engine.begin() as conn:
+        conn.execute(sa.update(email_verifications).where(email_verifications.c.id == row.id)
+                     .values(verified_at=utcnow()))
+        conn.execute(sa.update(customers).where(customers.c.id == row.customer_id).values(verified=True))
+    return {"email": args.email, "verified": True}

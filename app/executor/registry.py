@@ -9,7 +9,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from types import ModuleType
 
-from app.tools import BadToolDeclaration, Tool
+from app.tools import BadToolDeclaration, BaseTool, Tool
 
 log = logging.getLogger("llm_planner.plugins")
 ENTRY_POINT_GROUP = "llm_planner.plugins"
@@ -51,7 +51,15 @@ class ToolRegistry:
 
 
 def tools_in(module: ModuleType) -> list[Tool]:
-    return [value for value in vars(module).values() if isinstance(value, Tool)]
+    """Tool objects, and BaseTool subclasses defined in this very module (not imported ones)."""
+    found = []
+    for value in vars(module).values():
+        if isinstance(value, Tool):
+            found.append(value)
+        elif (isinstance(value, type) and issubclass(value, BaseTool) and value is not BaseTool
+              and value.__module__ == module.__name__):
+            found.append(value.as_tool())
+    return found
 
 
 def load_registry(plugins_dir: Path | None = None) -> ToolRegistry:

@@ -68,6 +68,7 @@ class Executor:
         return Prepared(tool, args, args.model_dump(mode="json"))
 
     def preview(self, prepared: Prepared, ctx: ToolContext) -> str:
+        ctx.timeout = min(prepared.tool.timeout or self.max_timeout, self.max_timeout)
         if prepared.tool.preview is None:
             return f"{prepared.tool.name} {json.dumps(prepared.canonical_args, ensure_ascii=False)}"
         return prepared.tool.preview(prepared.args, ctx)
@@ -79,6 +80,7 @@ class Executor:
         status, output, error = "success", None, None
         # A thread cannot be killed: a tool past its timeout is abandoned and reported, so
         # tools that start processes must enforce their own limits as well.
+        ctx.timeout = timeout
         future = self._pool.submit(tool.func, prepared.args, ctx)
         try:
             output = future.result(timeout=timeout)

@@ -151,3 +151,17 @@ customers = sa.Table(
     sa.Column("verified", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("created_at", UtcDateTime, nullable=False),
 )
+
+# A customer's e-mail check: the code is kept only as an HMAC, expires, and allows a few tries.
+email_verifications = sa.Table(
+    "email_verifications",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("customer_id", sa.BigInteger, sa.ForeignKey("customers.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("email", sa.String(254), nullable=False, index=True),
+    sa.Column("code_hash", sa.String(64), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("expires_at", UtcDateTime, nullable=False),
+    sa.Column("verified_at", UtcDateTime, nullable=True),
+)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 04:24:43.427191
+Create Date: 2026-11-23 04:39:46.800331
 """
 from alembic import op
 import sqlalchemy as sa
@@ -117,9 +117,28 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_sessions')),
     sa.UniqueConstraint('channel', 'session_id', name='uq_sessions_channel_session')
     )
+    op.create_table('email_verifications',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('customer_id', sa.BigInteger(), nullable=False),
+    sa.Column('email', sa.String(length=254), nullable=False),
+    sa.Column('code_hash', sa.String(length=64), nullable=False),
+    sa.Column('attempts', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('created_at', app.store.tables.UtcDateTime(), nullable=False),
+    sa.Column('expires_at', app.store.tables.UtcDateTime(), nullable=False),
+    sa.Column('verified_at', app.store.tables.UtcDateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_email_verifications_customer_id_customers'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_email_verifications'))
+    )
+    with op.batch_alter_table('email_verifications', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_email_verifications_email'), ['email'], unique=False)
+
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('email_verifications', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_email_verifications_email'))
+
+    op.drop_table('email_verifications')
     op.drop_table('sessions')
     with op.batch_alter_table('pending_confirmations', schema=None) as batch_op:
         batch_op.drop_index('ix_pending_confirmations_session')
