@@ -35,6 +35,7 @@ class Agent:
         self.model = model or build_model(settings)
         self.workspace = Workspace(settings.workspace_root)
         self.policy = load_policy(settings.policy_file)
+        self._views: dict[str, ToolRegistry] = {}
         self.executor = Executor(self.registry, settings.blocked, settings.max_tool_timeout,
                                  settings.max_output_size, self.policy)
         self.confirmations = Confirmations(settings.confirm_keys, settings.confirm_ttl_sec,
@@ -46,9 +47,14 @@ class Agent:
         self.limits = RateLimits(settings)
 
     def tools_for(self, channel: str) -> ToolRegistry:
-        """What the planner may offer on a channel: what the policy and permissions allow."""
-        return self.registry.only(lambda name: self.policy.permits(channel, name)
-                                  and not (self.registry.get(name).permissions & self.settings.blocked))
+        """What the planner may offer on a channel: what the policy and permissions allow.
+        One view per channel, kept: the prompt text built from it is cached with it."""
+        view = self._views.get(channel)
+        if view is None:
+            view = self._views[channel] = self.registry.only(
+                lambda name: self.policy.permits(channel, name)
+                and not (self.registry.get(name).permissions & self.settings.blocked))
+        return view
 
     def handle(self, msg: Message) -> AgentResponse:
         return Turn(self, msg).run()

@@ -20,38 +20,62 @@ MAX_FIELD_CHARS = 80000
 GENESIS = "0" * 64
 
 
-def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
-    # Round-trip so the row holds plain JSON whatever a tool returned, and cut giants.
-    text = json.dumps(data, default=str, ensure_ascii=False)
+def canonical(data: Any) -> str:
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def _encoded(data: dict[str, Any]) -> str:
+    """The event's data, encoded once: what is stored and what is hashed. Giants are cut."""
+    text = canonical(data)
     if len(text) > MAX_FIELD_CHARS:
-        return {"truncated": True, "text": text[:MAX_FIELD_CHARS]}
-    return json.loads(text)
+        return canonical({"truncated": True, "text": text[:MAX_FIELD_CHARS]})
+    return text
 
 
 def _stamp(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")
+    return moment.astimezone(timezone.utc).replace(tzinfo=None).isoformat(timespec="microseconds")
 
 
 def event_hash(prev_hash: str, event) -> str:
-    """`event` is a dict being written or a row read back: both hash the same."""
+    """`event` is a dict being written (data as its encoded text) or a row read back (data
+    decoded, so encoded again the same canonical way): both hash the same."""
     get = event.get if isinstance(event, dict) else lambda key: getattr(event, key)
-    canonical = json.dumps([prev_hash, get("request_id"), get("session_id"), get("channel"), get("kind"),
-                            get("data"), _stamp(get("created_at"))],
-                           sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    data = get("data")
+    header = canonical([prev_hash, get("request_id"), get("session_id"), get("channel"), get("kind"),
+                        _stamp(get("created_at"))])
+    body = header + "\n" + (data if isinstance(data, str) else canonical(data))
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+_HEAD = audit_head.c
+_HEAD_FOR_UPDATE = sa.select(_HEAD.last_hash, _HEAD.events).where(_HEAD.id == 1).with_for_update()
+_HEAD_READ = sa.select(_HEAD.last_hash).where(_HEAD.id == 1)
+_HEAD_BUMP = sa.update(audit_head).where(_HEAD.id == 1).values(events=_HEAD.events + sa.bindparam("n"))
+_HEAD_SET = sa.update(audit_head).where(_HEAD.id == 1).values(last_hash=sa.bindparam("new_hash"),
+                                                             events=sa.bindparam("new_events"))
+_HEAD_SET_HASH = sa.update(audit_head).where(_HEAD.id == 1).values(last_hash=sa.bindparam("new_hash"))
+_INSERT = sa.insert(audit_events)
 
 
 def append(conn: Connection, events: list[dict[str, Any]]) -> None:
-    """Chain and insert. The UPDATE comes first: it takes the head's lock (a row lock on
-    MySQL, the write lock on SQLite) before the previous hash is read."""
-    conn.execute(sa.update(audit_head).where(audit_head.c.id == 1)
-                 .values(events=audit_head.c.events + len(events)))
-    prev = conn.execute(sa.select(audit_head.c.last_hash).where(audit_head.c.id == 1)).scalar_one()
+    """Chain and insert, holding the head's lock from the read of the previous hash to the
+    commit: a row lock (FOR UPDATE) on MySQL; on SQLite an UPDATE first, which takes the
+    database's write lock before the read (a read first could see a stale snapshot)."""
+    if conn.dialect.name == "sqlite":
+        conn.execute(_HEAD_BUMP, {"n": len(events)})
+        prev = conn.execute(_HEAD_READ).scalar_one()
+        total = None
+    else:
+        row = conn.execute(_HEAD_FOR_UPDATE).one()
+        prev, total = row.last_hash, row.events + len(events)
     for event in events:
         event["prev_hash"] = prev
         event["hash"] = prev = event_hash(prev, event)
-    conn.execute(sa.insert(audit_events), events)
-    conn.execute(sa.update(audit_head).where(audit_head.c.id == 1).values(last_hash=prev))
+    conn.execute(_INSERT, events)
+    if total is None:
+        conn.execute(_HEAD_SET_HASH, {"new_hash": prev})
+    else:
+        conn.execute(_HEAD_SET, {"new_hash": prev, "new_events": total})
 
 
 class AuditTrail:
@@ -65,10 +89,10 @@ class AuditTrail:
         self._pending: list[dict[str, Any]] = []
 
     def add(self, kind: str, **data: Any) -> None:
-        event = {"request_id": self.request_id, "session_id": self.session_id,
-                 "channel": self.channel, "kind": kind, "data": _jsonable(data), "created_at": utcnow()}
-        self._pending.append(event)
-        metrics.observe(kind, event["data"], self.channel)
+        self._pending.append({"request_id": self.request_id, "session_id": self.session_id,
+                              "channel": self.channel, "kind": kind, "data": _encoded(data),
+                              "created_at": utcnow()})
+        metrics.observe(kind, data, self.channel)
 
     @property
     def kinds(self) -> list[str]:

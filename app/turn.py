@@ -44,6 +44,7 @@ class Turn:
         self.lines: list[str] = []
         self.error: str | None = None
         self.facts: dict | None = None  # set only when the plan changed them
+        self.session_known = False  # the session row was seen this turn
         self.failures_worded = False  # a failure already explained in its own words
         self.usage = Usage()
 
@@ -78,6 +79,8 @@ class Turn:
             return self._fail(self.texts("budget_tokens", n=agent.settings.session_tokens_per_hour))
         with agent.engine.connect() as conn:
             facts = conversations.load_facts(conn, self.msg.channel, self.msg.session_id)
+            self.session_known = facts is not None
+            facts = facts or {}
             history = conversations.load_history(conn, self.msg.channel, self.msg.session_id,
                                                  agent.settings.history_turns)
         try:
@@ -253,10 +256,13 @@ class Turn:
                     history_reply = history_reply.replace(c.token, "[token]")
                 self.trail.add("response", status=response.status, reply=history_reply,
                                duration_ms=response.duration_ms, model_usage=vars(self.usage))
-                self.trail.flush(conn)
+                # The turn's writes first, the audit chain last: the chain's lock is then held
+                # only for its own statements and the commit.
                 conversations.save_turn(conn, channel=msg.channel, session_id=msg.session_id,
                                         request_id=msg.request_id, user_text=redact(msg.text),
-                                        assistant_text=history_reply, facts=self.facts)
+                                        assistant_text=history_reply, facts=self.facts,
+                                        known=self.session_known)
+                self.trail.flush(conn)
             log.info("turn finished", extra={"fields": {
                 "channel": msg.channel, "session_id": msg.session_id, "status": response.status,
                 "duration_ms": response.duration_ms, "model_calls": self.usage.calls,

@@ -19,7 +19,17 @@ def load_prompt(name: str, prompts_dir: Path = PROMPTS_DIR) -> str:
     return (prompts_dir / name).read_text(encoding="utf-8")
 
 
+@lru_cache(maxsize=64)
+def _tool_lines_cached(registry: ToolRegistry) -> str:
+    return _tool_lines(registry)
+
+
 def tool_lines(registry: ToolRegistry) -> str:
+    """Cached per registry object: the agent keeps one view per channel."""
+    return _tool_lines_cached(registry)
+
+
+def _tool_lines(registry: ToolRegistry) -> str:
     lines = []
     for item in registry:
         props = item.args_model.model_json_schema().get("properties", {})
@@ -32,6 +42,7 @@ def tool_lines(registry: ToolRegistry) -> str:
 
 
 MAX_HISTORY_CHARS = 1500
+PLAN_SCHEMA_TEXT = json.dumps(PLAN_SCHEMA, ensure_ascii=False)
 
 
 def quoted(data) -> str:
@@ -51,7 +62,7 @@ def system_prompt(registry: ToolRegistry, facts: dict, history: list[tuple[str, 
     template = load_prompt("planner.md", prompts_dir)
     return (template
             .replace("{{tools}}", tool_lines(registry))
-            .replace("{{schema}}", json.dumps(PLAN_SCHEMA, ensure_ascii=False))
+            .replace("{{schema}}", PLAN_SCHEMA_TEXT)
             .replace("{{facts}}", quoted(facts) if facts else "(none)")
             .replace("{{history}}", history_block(list(history)))
             .replace("{{today}}", date.today().isoformat()))

@@ -43,6 +43,23 @@ class UtcDateTime(sa.TypeDecorator):
         return None if value is None else value.replace(tzinfo=timezone.utc)
 
 
+class CanonicalJSON(sa.TypeDecorator):
+    """JSON that may be bound as already-encoded text (the audit trail encodes each event
+    once, canonically, for its hash, and stores exactly that), read back as Python data."""
+
+    impl = sa.JSON
+    cache_ok = True
+
+    def bind_processor(self, dialect):
+        encode = super().bind_processor(dialect)
+
+        def process(value):
+            if isinstance(value, str):
+                return value
+            return encode(value) if encode else value
+        return process
+
+
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -105,7 +122,7 @@ audit_events = sa.Table(
     sa.Column("session_id", sa.String(128), nullable=True, index=True),
     sa.Column("channel", sa.String(32), nullable=True),
     sa.Column("kind", sa.String(48), nullable=False, index=True),
-    sa.Column("data", sa.JSON, nullable=False),
+    sa.Column("data", CanonicalJSON, nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False, index=True),
     # The chain: each event's hash covers its content and the previous event's hash.
     sa.Column("prev_hash", sa.String(64), nullable=False),

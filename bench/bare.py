@@ -1,0 +1,25 @@
+"""The ceiling: a bare FastAPI JSON endpoint (pydantic body, JSON reply) on the same server."""
+
+import argparse
+
+import uvicorn
+from fastapi import FastAPI
+from pydantic import BaseModel
+
+app = FastAPI()
+
+
+class Body(BaseModel):
+    message: str
+    session_id: str
+
+
+@app.post("/echo")
+def echo(body: Body) -> dict:
+    return {"session_id": body.session_id, "reply": body.message, "status": "success"}
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
+    uvicorn.run(app, host="127.0.0.1", port=parser.parse_args().port, log_level="warning", access_log=False)

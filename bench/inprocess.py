@@ -1,0 +1,137 @@
+"""Measured inside one process: CPU per turn (ours against Pydantic AI), SQL statements per
+turn, and the planner prompt's size."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+import time
+
+import sqlalchemy as sa
+from pydantic import Field, create_model
+
+from app.agent import Agent
+from app.config import Settings
+from app.executor.registry import load_registry
+from app.llm.scripted import ScriptedModel
+from app.planner.context import build_messages, system_prompt
+from app.store.db import create_db_engine
+from app.store.migrate import upgrade
+from app.tools import ToolArgs, tool
+from app.turn import Message
+from bench.server import plan_for
+
+logging.disable(logging.WARNING)
+
+
+def _agent(db_url: str) -> Agent:
+    root = tempfile.mkdtemp(prefix="bench-")
+    os.makedirs(f"{root}/ws", exist_ok=True)
+    settings = Settings(_env_file=None, db_url=db_url, workspace_root=f"{root}/ws", data_dir=f"{root}/data",
+                        confirm_secret="bench", rate_limit_enabled=False, session_tool_calls_per_hour=0,
+                        session_tokens_per_hour=0, ollama_model="scripted")
+    return Agent(settings, model=ScriptedModel(plan_for, repeat_last=True))
+
+
+def ours_cpu_per_turn(db_url: str, turns: int) -> float:
+    agent = _agent(db_url)
+    for i in range(50):
+        agent.handle(Message("web", f"s{i % 10}", "what is in the workspace?"))
+    started = time.process_time()
+    for i in range(turns):
+        agent.handle(Message("web", f"s{i % 10}", "what is in the workspace?"))
+    return (time.process_time() - started) / turns * 1000
+
+
+def pydantic_ai_cpu_per_turn(turns: int) -> tuple[float, str]:
+    import pydantic_ai
+    from pydantic_ai import Agent as PAgent
+    from pydantic_ai.messages import ModelResponse, TextPart, ToolCallPart, ToolReturnPart
+    from pydantic_ai.models.function import FunctionModel
+
+    workspace = tempfile.mkdtemp(prefix="bench-pai-")
+
+    def model_fn(messages, info):
+        if any(isinstance(part, ToolReturnPart) for part in messages[-1].parts):
+            return ModelResponse(parts=[TextPart("On it.")])
+        return ModelResponse(parts=[ToolCallPart("list_dir", {"path": "."})])
+
+    agent = PAgent(FunctionModel(model_fn))
+
+    @agent.tool_plain
+    def list_dir(path: str = ".") -> dict:
+        """List the entries of a folder in the workspace."""
+        entries = sorted(os.scandir(os.path.join(workspace, path)), key=lambda e: e.name)
+        return {"path": path, "entries": [{"name": e.name, "type": "dir" if e.is_dir() else "file"} for e in entries]}
+
+    for _ in range(50):
+        agent.run_sync("what is in the workspace?")
+    started = time.process_time()
+    for _ in range(turns):
+        agent.run_sync("what is in the workspace?")
+    return (time.process_time() - started) / turns * 1000, pydantic_ai.__version__
+
+
+def sql_per_turn(db_url: str) -> dict:
+    agent = _agent(db_url)
+    counted: list[str] = []
+    sa.event.listen(agent.engine, "before_cursor_execute",
+                    lambda conn, cursor, statement, *rest: counted.append(statement.split()[0]))
+    for i in range(3):
+        agent.handle(Message("web", "sql", "what is in the workspace?"))
+
+    def count(message: str) -> tuple[int, dict]:
+        counted.clear()
+        body = agent.handle(Message("web", "sql", message))
+        return len(counted), body
+
+    read, _ = count("what is in the workspace?")
+    park, parked = count("write the report")
+    confirm, _ = count(f"confirm {parked.confirmations[0].token}")
+    return {"read_only": read, "park": park, "confirm": confirm}
+
+
+def prompt_tokens(extra_tools: int) -> dict:
+    registry = load_registry()
+    for n in range(extra_tools):
+        args = create_model(f"Args{n}", __base__=ToolArgs,
+                            target=(str, Field(..., description="What to act on")),
+                            limit=(int, Field(10, ge=1, le=100, description="How many")))
+
+        def run(a, ctx):
+            return {}
+        registry.add(tool(name=f"custom_tool_{n}", description=f"Custom operation number {n} for the team.",
+                          permissions=["read"], tag="read")(_annotate(run, args)), "bench")
+    text = "\n".join(m["content"] for m in build_messages(system_prompt(registry, {}, []), "hello"))
+    # No tokenizer ships offline; ~4 characters a token is the usual English estimate.
+    return {"tools": len(registry), "chars": len(text), "tokens_est": round(len(text) / 4)}
+
+
+def _annotate(func, model):
+    func.__annotations__ = {"a": model, "ctx": object}
+    return func
+
+
+def mariadb_url(url: str) -> str:
+    engine = create_db_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))
+        from app.store.tables import metadata
+        metadata.drop_all(conn)
+    engine.dispose()
+    upgrade(url)
+    return url
+
+
+def sqlite_memory_url() -> str:
+    path = tempfile.mkdtemp(prefix="bench-sqlite-") + "/agent.db"
+    url = f"sqlite:///{path}"
+    upgrade(url)
+    return url
+
+
+if __name__ == "__main__":
+    import sys
+    print(json.dumps({"sql": sql_per_turn(mariadb_url(sys.argv[1]))}))
