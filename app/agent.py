@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy.engine import Engine
 
 import logging
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 
 from app.audit import record
 from app.channels.meta_graph import MetaGraph
@@ -45,6 +46,10 @@ class Agent:
         self.inbox = Inbox(self.engine, settings.inbox_lease_sec, settings.inbox_wait_sec)
         self.meta = MetaGraph(settings, self.texts)
         self.limits = RateLimits(settings)
+        # Acknowledged deliveries are answered here, off the request: the connection that
+        # brought one is free for the next at once. Stored first, so a crash loses nothing.
+        self.background = ThreadPoolExecutor(max_workers=4, thread_name_prefix="inbox")
+        self._running: set[Future] = set()
 
     def tools_for(self, channel: str) -> ToolRegistry:
         """What the planner may offer on a channel: what the policy and permissions allow.
@@ -77,6 +82,16 @@ class Agent:
                 record(self.engine, "reply_failed", request_id=delivery.request_id, channel="meta",
                        session_id=delivery.session_id, error=str(exc)[:300])
         return data
+
+    def process_later(self, delivery: Delivery) -> None:
+        future = self.background.submit(self.process_delivery, delivery)
+        self._running.add(future)
+        future.add_done_callback(self._running.discard)
+
+    def drain(self, timeout: float = 30) -> bool:
+        """Wait for acknowledged deliveries still being answered; True when none is left."""
+        _, left = wait(list(self._running), timeout=timeout)
+        return not left
 
     def recover_unfinished(self) -> int:
         """Finish deliveries a dead process acknowledged but never answered; once each."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import threading
+
+import anyio
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
@@ -41,6 +43,8 @@ def create_app(settings: Settings | None = None, *, model: ChatModel | None = No
         # Deliveries a killed process acknowledged but never answered are finished now.
         threading.Thread(target=agent.recover_unfinished, name="inbox-recovery", daemon=True).start()
         yield
+        # A graceful stop answers what it acknowledged; anything left is recovered at the next start.
+        await anyio.to_thread.run_sync(agent.drain, 20)
 
     app = FastAPI(title="llm-planner", version=__version__, lifespan=lifespan)
     app.state.agent = agent

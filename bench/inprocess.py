@@ -32,7 +32,7 @@ def _agent(db_url: str) -> Agent:
     settings = Settings(_env_file=None, db_url=db_url, workspace_root=f"{root}/ws", data_dir=f"{root}/data",
                         confirm_secret="bench", rate_limit_enabled=False, session_tool_calls_per_hour=0,
                         session_tokens_per_hour=0, ollama_model="scripted")
-    return Agent(settings, model=ScriptedModel(plan_for, repeat_last=True))
+    return Agent(settings, model=ScriptedModel(plan_for, repeat_last=True, record=False))
 
 
 def ours_cpu_per_turn(db_url: str, turns: int) -> float:

@@ -30,7 +30,7 @@ def build(db_url: str, workspace: str, data_dir: str):
                         confirm_secret="bench", rate_limit_enabled=False, session_tool_calls_per_hour=0,
                         session_tokens_per_hour=0, log_level="WARNING", ollama_model="scripted",
                         meta_app_secret="bench-secret", meta_verify_token="bench", inbox_lease_sec=3600)
-    return create_app(settings, model=ScriptedModel(plan_for, repeat_last=True))
+    return create_app(settings, model=ScriptedModel(plan_for, repeat_last=True, record=False))
 
 
 if __name__ == "__main__":
@@ -40,6 +40,7 @@ if __name__ == "__main__":
     parser.add_argument("--workspace", required=True)
     parser.add_argument("--data", required=True)
     args = parser.parse_args()
-    logging.basicConfig(level=logging.WARNING)
+    # Only errors: the webhook run has no Graph token, so every reply attempt would warn.
+    logging.basicConfig(level=logging.ERROR)
     uvicorn.run(build(args.db, args.workspace, args.data), host="127.0.0.1", port=args.port,
                 log_level="warning", access_log=False)

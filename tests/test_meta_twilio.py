@@ -42,10 +42,13 @@ def button(reply_id, wamid="wamid.btn"):
 
 
 def post(client, body, secret=APP_SECRET):
+    """Deliver, then wait until the acknowledged messages have been answered."""
     raw = json.dumps(body).encode()
     signature = "sha256=" + hmac.new(secret.encode(), raw, hashlib.sha256).hexdigest()
-    return client.post("/provider/meta", content=raw,
-                       headers={"content-type": "application/json", "x-hub-signature-256": signature})
+    response = client.post("/provider/meta", content=raw,
+                           headers={"content-type": "application/json", "x-hub-signature-256": signature})
+    assert client.app.state.agent.drain(10)
+    return response
 
 
 def test_handshake(meta, make_client, engine):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hmac
 
-from fastapi import APIRouter, BackgroundTasks, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import PlainTextResponse
@@ -92,7 +92,7 @@ def meta_verify(request: Request, agent: AgentDep) -> str:
 
 
 @router.post("/provider/meta")
-async def meta_inbound(request: Request, background: BackgroundTasks, agent: AgentDep) -> dict:
+async def meta_inbound(request: Request, agent: AgentDep) -> dict:
     _configured(agent)
     raw = await request.body()
     try:
@@ -105,10 +105,10 @@ async def meta_inbound(request: Request, background: BackgroundTasks, agent: Age
         payload = MetaWebhook.model_validate_json(raw)
     except ValidationError as exc:
         raise RequestValidationError(exc.errors(include_url=False, include_input=False)) from None
-    return await run_in_threadpool(_accept_all, agent, payload, background)
+    return await run_in_threadpool(_accept_all, agent, payload)
 
 
-def _accept_all(agent: Agent, payload: MetaWebhook, background: BackgroundTasks) -> dict:
+def _accept_all(agent: Agent, payload: MetaWebhook) -> dict:
     accepted = duplicates = ignored = 0
     for entry in payload.entry:
         for change in entry.changes:
@@ -123,7 +123,7 @@ def _accept_all(agent: Agent, payload: MetaWebhook, background: BackgroundTasks)
                                                      reply_to={"phone_number_id": phone_number_id})
                 if first:
                     accepted += 1
-                    background.add_task(agent.process_delivery, delivery)
+                    agent.process_later(delivery)
                 else:
                     duplicates += 1
     return {"status": "accepted", "accepted": accepted, "duplicates": duplicates, "ignored": ignored}

@@ -15,9 +15,10 @@ class ScriptedModel:
     provider = "scripted"
     url = "in-process"
 
-    def __init__(self, *steps: Step, repeat_last: bool = False) -> None:
+    def __init__(self, *steps: Step, repeat_last: bool = False, record: bool = True) -> None:
         self.steps = list(steps)
         self.repeat_last = repeat_last
+        self.record = record  # off for long runs: every call's messages would be kept
         self.calls: list[dict[str, Any]] = []
         self._lock = threading.Lock()
 
@@ -27,7 +28,8 @@ class ScriptedModel:
 
     def chat(self, messages: list[dict], schema: dict | None) -> ModelReply:
         with self._lock:
-            self.calls.append({"messages": messages, "schema": schema})
+            if self.record:
+                self.calls.append({"messages": messages, "schema": schema})
             if not self.steps:
                 raise AssertionError("the scripted model was called more times than scripted")
             step = self.steps[0] if (self.repeat_last and len(self.steps) == 1) else self.steps.pop(0)
