@@ -282,7 +282,7 @@ def render(r: dict, seconds: int) -> str:
         "",
         f"- server RSS after start: {r['rss_start_mb']:.0f} MiB",
         f"- after {r['turns_for_rss']:,} turns: {r['rss_after_mb']:.0f} MiB",
-        "",
+        MEMORY_NOTE,
         "## Webhook acknowledgement",
         "",
         f"Signed WhatsApp Cloud API deliveries, each with its own message id, paced by wrk's `delay()` over",
@@ -293,6 +293,11 @@ def render(r: dict, seconds: int) -> str:
     ]
     return "\n".join(lines) + PROFILE_NOTES
 
+
+MEMORY_NOTE = """- RSS grows under the concurrent runs and stays at that high-water mark (the allocator keeps
+  freed memory); it is not a per-turn leak: tracemalloc over 3,000 in-process turns (run by hand,
+  not by this script) showed the Python heap growing by about 46 KiB in all.
+"""
 
 PROFILE_NOTES = """
 ## Where the time goes, and what is left
