@@ -76,32 +76,33 @@ class RateLimits:
             return None
         return tightest
 
+    @staticmethod
+    def _fail_open(action, default=True):
+        """A budget that cannot be counted lets the turn through, and says so in the log."""
+        try:
+            return action()
+        except Exception:
+            log.exception("budget storage failed")
+            return default
+
     def take_tool_call(self, session: str) -> bool:
         if self.tool_budget <= 0:
             return True
-        try:
-            return self.limiter.hit(self.tools_per_hour, *self._ids("tools", session))
-        except Exception:
-            log.exception("budget storage failed")
-            return True
+        return self._fail_open(lambda: self.limiter.hit(self.tools_per_hour, *self._ids("tools", session)))
 
     def tokens_left(self, session: str) -> bool:
         if self.token_budget <= 0:
             return True
-        try:
-            return self.limiter.test(self.tokens_per_hour, *self._ids("tokens", session))
-        except Exception:
-            log.exception("budget storage failed")
-            return True
+        return self._fail_open(lambda: self.limiter.test(self.tokens_per_hour, *self._ids("tokens", session)))
 
     def spend_tokens(self, session: str, tokens: int) -> None:
         if self.token_budget <= 0 or tokens <= 0:
             return
-        try:
-            ids = self._ids("tokens", session)
+        ids = self._ids("tokens", session)
+
+        def spend() -> None:
             remaining = self.limiter.get_window_stats(self.tokens_per_hour, *ids).remaining
             # What is spent is spent: record it even when it passes what was left.
             if remaining > 0:
                 self.limiter.hit(self.tokens_per_hour, *ids, cost=min(tokens, remaining))
-        except Exception:
-            log.exception("budget storage failed")
+        self._fail_open(spend, None)

@@ -7,7 +7,36 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
-class RecordingServer:
+class LoopbackServer:
+    """A threaded HTTP server on 127.0.0.1, started and stopped by `with`."""
+
+    path = ""
+
+    def _serve(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.server.block_on_close = False  # a handler held back on purpose must not hold up the test
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}{self.path}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def send_json(handler: BaseHTTPRequestHandler, status: int, payload) -> None:
+    data = json.dumps(payload).encode()
+    handler.send_response(status)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    handler.wfile.write(data)
+
+
+class RecordingServer(LoopbackServer):
     def __init__(self) -> None:
         self.requests: list[dict] = []
         self.statuses: list[int] = []
@@ -23,22 +52,6 @@ class RecordingServer:
                 status = outer.statuses.pop(0) if outer.statuses else 200
                 outer.requests.append({"path": self.path, "headers": dict(self.headers),
                                        "body": json.loads(raw or b"{}"), "status": status})
-                data = json.dumps({"messages": [{"id": "wamid.sent"}]} if status == 200 else {"error": {}}).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                send_json(self, status, {"messages": [{"id": "wamid.sent"}]} if status == 200 else {"error": {}})
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.block_on_close = False  # a handler held back on purpose must not hold up the test
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self) -> "RecordingServer":
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self._serve(Handler)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from tests.fake_http import LoopbackServer, send_json
 
 
-class FakeOllama:
+class FakeOllama(LoopbackServer):
     def __init__(self) -> None:
         self.requests: list[dict] = []
         self.replies: list[tuple[int, str]] = []
@@ -21,17 +23,9 @@ class FakeOllama:
             def log_message(self, *args):  # keep test output clean
                 pass
 
-            def _send(self, status: int, body: str) -> None:
-                data = body.encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
             def do_GET(self):
                 outer.requests.append({"path": self.path, "headers": dict(self.headers)})
-                self._send(200, json.dumps({"models": [{"name": "test-model"}]}))
+                send_json(self, 200, {"models": [{"name": "test-model"}]})
 
             def do_POST(self):
                 length = int(self.headers.get("Content-Length", 0))
@@ -46,27 +40,16 @@ class FakeOllama:
                 else:
                     status, content = 200, '{"reply": "ok"}'
                 if status != 200:
-                    return self._send(status, json.dumps({"error": content}))
+                    return send_json(self, status, {"error": content})
                 answer = {"model": body.get("model"), "created_at": "2026-01-01T00:00:00Z",
                           "message": {"role": "assistant", "content": content}, "done": True,
                           "prompt_eval_count": 120, "eval_count": 30}
                 try:
-                    self._send(200, json.dumps(answer))
+                    send_json(self, 200, answer)
                 except (BrokenPipeError, ConnectionResetError):  # the caller was killed meanwhile
                     pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.block_on_close = False  # a handler held back on purpose must not hold up the test
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._serve(Handler)
 
     def reply(self, content: str | dict, status: int = 200) -> None:
         self.replies.append((status, content if isinstance(content, str) else json.dumps(content)))
-
-    def __enter__(self) -> "FakeOllama":
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()
