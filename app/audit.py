@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from app import metrics
+from app.logs import request_id_var
 from app.store.tables import audit_events, audit_head, utcnow
 
 log = logging.getLogger("llm_planner.audit")
@@ -114,7 +115,8 @@ class AuditTrail:
 
 def record(engine: Engine, kind: str, *, request_id: str | None = None, channel: str | None = None,
            session_id: str | None = None, **data: Any) -> None:
-    trail = AuditTrail(request_id, channel, session_id)
+    """One event on its own; outside a turn it carries the HTTP request's id."""
+    trail = AuditTrail(request_id or request_id_var.get(), channel, session_id)
     trail.add(kind, **data)
     trail.flush_now(engine)
 

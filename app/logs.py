@@ -6,6 +6,7 @@ import contextvars
 import json
 import logging
 import logging.handlers
+import uuid
 from datetime import datetime, timezone
 
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
@@ -38,3 +39,25 @@ def configure(settings) -> None:
     logging.basicConfig(level=settings.log_level, handlers=handlers, force=True)
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+class RequestIds:
+    """Every HTTP request gets an id, in the logs, on its audit rows (refusals included) and
+    in the X-Request-ID response header; a turn then records under its own request id."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        request_id = str(uuid.uuid4())
+        request_id_var.set(request_id)
+
+        async def with_header(message):
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        await self.app(scope, receive, with_header)

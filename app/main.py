@@ -21,6 +21,7 @@ from app.audit import record
 from app.channels import health, meta, operator, provider, twilio, wa, web
 from app.config import Settings
 from app.limits import BodySizeLimit
+from app.logs import RequestIds
 from app.logs import configure as configure_logging
 from app.metrics import CONTENT_TYPE_LATEST, HttpMetrics, exposition
 from app.llm import ChatModel
@@ -86,6 +87,7 @@ def create_app(settings: Settings | None = None, *, model: ChatModel | None = No
                        on_reject=lambda path, reason: record(agent.engine, "request_rejected",
                                                              route=path, status=413, reason=reason))
     app.add_middleware(HttpMetrics)
+    app.add_middleware(RequestIds)  # outermost: even a 413 has an id
     return app
 
 

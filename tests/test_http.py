@@ -117,3 +117,14 @@ def test_unicode_and_odd_messages_never_500(client, model):
                     "/read_file nokey", "confirm " + "a" * 5000):
         response = client.post("/agent", json={"message": message, "session_id": "odd"})
         assert response.status_code == 200, (message, response.text)
+
+
+def test_refusals_before_a_turn_carry_the_request_id(make_client, engine):
+    client = make_client(agent_api_key="k", max_request_size=2048)
+    refused = [client.post("/agent", json={"message": "hi", "session_id": "a"}),
+               client.post("/agent", json={"message": "x" * 5000, "session_id": "a"}, headers={"X-API-Key": "k"}),
+               client.post("/agent", json={"message": ""}, headers={"X-API-Key": "k"})]
+    assert [r.status_code for r in refused] == [401, 413, 422]
+    ids = {r.headers["x-request-id"] for r in refused}
+    recorded = {row["request_id"] for row in rows(engine, "audit_events")}
+    assert len(ids) == 3 and ids <= recorded
