@@ -11,7 +11,7 @@ import uvicorn
 
 from app.config import Settings
 from app.llm.scripted import ScriptedModel
-from app.main import create_app
+from app.main import create_app, tune_process
 
 _paths = itertools.count()
 
@@ -42,5 +42,6 @@ if __name__ == "__main__":
     args = parser.parse_args()
     # Only errors: the webhook run has no Graph token, so every reply attempt would warn.
     logging.basicConfig(level=logging.ERROR)
+    tune_process()  # as `llm-planner serve` does
     uvicorn.run(build(args.db, args.workspace, args.data), host="127.0.0.1", port=args.port,
                 log_level="warning", access_log=False)
