@@ -4,12 +4,11 @@ local deliveries = dofile(os.getenv("BENCH_BODIES"))
 local connections = tonumber(os.getenv("BENCH_CONNECTIONS"))
 local rate = tonumber(os.getenv("BENCH_RATE"))
 local i = 0
-local stride = 1
 init = function(args)
-  i = tonumber(os.getenv("BENCH_THREAD_OFFSET") or "0")
+  i = tonumber(os.getenv("BENCH_THREAD_OFFSET") or "0")  -- where to start in the list
 end
 request = function()
-  i = i + stride
+  i = i + 1
   local d = deliveries[(i % #deliveries) + 1]
   return wrk.format("POST", "/provider/meta",
     {["Content-Type"] = "application/json", ["X-Hub-Signature-256"] = d[2]}, d[1])
