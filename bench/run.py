@@ -327,6 +327,10 @@ the server under wrk.
   (answered on a background pool in the same process): at about 100 deliveries a second
   the turns alone need about one core.
 
+Run-to-run variation on this machine is large: over the four full runs made while building
+this, bare FastAPI ranged from about 1,100 to 1,550 req/s and the webhook p99 from 42 to 80 ms.
+Compare figures from the same run, as the targets table does.
+
 Already done to get here (a read-only turn was about 20 ms at concurrency 1): the tool
 catalogue's JSON schemas are no longer rebuilt into the prompt on every turn (a third of a
 turn); hot statements are built once; audit data is encoded once; the session row is
