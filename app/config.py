@@ -11,7 +11,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 KNOWN_PERMISSIONS = {"read", "write", "execute", "network"}
@@ -150,12 +150,6 @@ class Settings(BaseSettings):
                 f"unknown permission(s) {sorted(unknown)}; use any of {sorted(KNOWN_PERMISSIONS)}"
             )
         return value
-
-    @model_validator(mode="after")
-    def _provider_complete(self) -> "Settings":
-        if self.llm_provider == "openai" and not self.openai_base_url:
-            raise ValueError("LLM_PROVIDER=openai needs OPENAI_BASE_URL")
-        return self
 
     @property
     def is_sqlite(self) -> bool:

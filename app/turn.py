@@ -8,8 +8,8 @@ import uuid
 from dataclasses import dataclass, field
 
 from app.audit import AuditTrail
-from app.confirmations import ConfirmError, Confirmations
-from app.executor.run import Executor, Prepared
+from app.confirmations import ConfirmError
+from app.executor.run import Prepared
 from app.llm.base import ModelNotConfigured, ModelUnavailable
 from app.logs import request_id_var
 from app.planner.commands import CommandSyntaxError, parse_command, parse_resolution, redact

@@ -1,7 +1,5 @@
 """The OpenAI-compatible connector against a stand-in server, and the optional answerer."""
 
-import json
-
 import pytest
 
 from app.llm import build_model
@@ -90,3 +88,12 @@ def test_without_answerer_results_are_in_the_reply(client, model, workspace):
     body = chat(client, "read notes")
     assert body["reply"].startswith("Here it is:") and "remember the milk" in body["reply"]
     assert len(model.calls) == 1
+
+
+def test_openai_without_a_url_starts_and_says_so(make_client, make_settings):
+    client = make_client(model_=build_model(make_settings(llm_provider="openai")), llm_provider="openai")
+    body = chat(client, "hello")
+    assert body["status"] == "error" and "OPENAI_BASE_URL" in body["reply"]
+    ready = client.get("/health/ready")
+    assert ready.status_code == 503 and "OPENAI_BASE_URL" in ready.json()["checks"]["model"]["error"]
+    assert chat(client, "/help")["status"] == "success"

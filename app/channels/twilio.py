@@ -5,7 +5,7 @@ from __future__ import annotations
 from urllib.parse import parse_qsl
 from xml.sax.saxutils import escape
 
-from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response

@@ -19,7 +19,7 @@ class OpenAICompatModel:
         self.deadline = settings.llm_timeout_sec
         self.max_attempts = settings.llm_max_attempts
         headers = {"Authorization": f"Bearer {settings.openai_api_key}"} if settings.openai_api_key else {}
-        self.client = httpx.Client(base_url=self.url, headers=headers)
+        self.client = httpx.Client(base_url=self.url or "http://unset.invalid", headers=headers)
         # Learned once: an endpoint that refuses json_schema is asked for JSON mode from then on.
         self.structured_output = True
 
@@ -35,9 +35,15 @@ class OpenAICompatModel:
             raise ModelUnavailable(self.provider, self.url, f"HTTP {response.status_code}", retryable=True)
         return response
 
-    def chat(self, messages: list[dict], schema: dict | None) -> ModelReply:
+    def _configured(self) -> None:
+        # Like Ollama without a model: the service starts and says what is missing.
+        if not self.url:
+            raise ModelNotConfigured("OPENAI_BASE_URL")
         if not self.model:
             raise ModelNotConfigured("OPENAI_MODEL")
+
+    def chat(self, messages: list[dict], schema: dict | None) -> ModelReply:
+        self._configured()
 
         def attempt(timeout: float) -> ModelReply:
             started = time.perf_counter()
@@ -70,8 +76,7 @@ class OpenAICompatModel:
         return call_with_retries(attempt, self.deadline, self.max_attempts)
 
     def ping(self) -> None:
-        if not self.model:
-            raise ModelNotConfigured("OPENAI_MODEL")
+        self._configured()
         try:
             response = self.client.get("/models", timeout=5)
         except httpx.HTTPError as exc:
