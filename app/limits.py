@@ -23,6 +23,7 @@ class BodySizeLimit:
                 if int(declared) > self.max_bytes:
                     return await self._too_large(scope, send)
             except ValueError:
+                await self._record(scope, "invalid_content_length")
                 return await self._reply(send, 400, "invalid Content-Length")
         # Read the whole (bounded) body here, so an oversized chunked body is refused
         # before any route runs, then hand it on unchanged.
@@ -49,9 +50,12 @@ class BodySizeLimit:
 
         await self.app(scope, replay, send)
 
-    async def _too_large(self, scope, send) -> None:
+    async def _record(self, scope, reason: str) -> None:
         if self.on_reject:
-            await anyio.to_thread.run_sync(self.on_reject, scope.get("path", ""), "body_too_large")
+            await anyio.to_thread.run_sync(self.on_reject, scope.get("path", ""), reason)
+
+    async def _too_large(self, scope, send) -> None:
+        await self._record(scope, "body_too_large")
         await self._reply(send, 413, f"request body larger than {self.max_bytes} bytes")
 
     @staticmethod

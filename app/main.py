@@ -85,8 +85,9 @@ def create_app(settings: Settings | None = None, *, model: ChatModel | None = No
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origin_list,
                            allow_methods=["GET", "POST"], allow_headers=["Content-Type", "X-API-Key"])
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_size,
-                       on_reject=lambda path, reason: record(agent.engine, "request_rejected",
-                                                             route=path, status=413, reason=reason))
+                       on_reject=lambda path, reason: record(
+                           agent.engine, "request_rejected", route=path, reason=reason,
+                           status=413 if reason == "body_too_large" else 400))
     app.add_middleware(HttpMetrics)
     app.add_middleware(RequestIds)  # outermost: even a 413 has an id
     return app

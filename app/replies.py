@@ -39,8 +39,8 @@ def confirmation_requests(texts: Texts, confirmations: list[Confirmation]) -> li
 def catalogue(texts: Texts, registry: ToolRegistry) -> str:
     lines = [texts("tools_header")]
     for item in registry:
-        props = item.args_model.model_json_schema().get("properties", {})
-        required = set(item.args_model.model_json_schema().get("required", []))
+        schema = item.args_schema
+        props, required = schema.get("properties", {}), set(schema.get("required", []))
         args = " ".join(f"{name}=…" if name in required else f"[{name}=…]" for name in props)
         mark = " (write)" if item.tag == "write" else ""
         lines.append(f"/{item.name} {args}".rstrip() + f"{mark}: {item.description}")

@@ -128,3 +128,11 @@ def test_refusals_before_a_turn_carry_the_request_id(make_client, engine):
     ids = {r.headers["x-request-id"] for r in refused}
     recorded = {row["request_id"] for row in rows(engine, "audit_events")}
     assert len(ids) == 3 and ids <= recorded
+
+
+def test_malformed_content_length_is_400_and_audited(client, model, engine):
+    response = client.post("/agent", content=b'{"message": "hi", "session_id": "a"}',
+                           headers={"content-type": "application/json", "content-length": "ten"})
+    assert response.status_code == 400 and model.calls == []
+    [event] = rows(engine, "audit_events", kind="request_rejected")
+    assert event["data"] == {"route": "/agent", "reason": "invalid_content_length", "status": 400}
