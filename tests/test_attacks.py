@@ -23,10 +23,13 @@ def test_traversal_variants_through_the_model(client, model, path, secret, works
     (workspace / "a" / "b").mkdir(parents=True)
     model.push(plan("reading", ("read_file", {"path": path}), ("list_dir", {"path": path})))
     body = chat(client, "read it")
-    assert "TOP SECRET" not in json.dumps(body)
+    text = json.dumps(body)
+    assert "TOP SECRET" not in text and "outside.txt" not in json.dumps(
+        [e["output"] for e in body["tool_executions"]])
+    root = workspace.resolve()
     for execution in body["tool_executions"]:
-        if execution["status"] == "success":  # a harmless name that stays inside is fine
-            assert execution["output"]["path"] in (".", "a", "a/b") or not execution["output"]["path"].startswith("..")
+        if execution["status"] == "success":  # an odd name that stays inside is fine, nothing else
+            assert (root / execution["output"]["path"]).resolve().is_relative_to(root)
 
 
 def test_symlink_chains_and_dangling_links(client, workspace, secret):
@@ -43,11 +46,11 @@ def test_symlink_chains_and_dangling_links(client, workspace, secret):
 @pytest.mark.parametrize("name", ["LIST_DIR", "list_dir ", "list_dir; rm -rf /", "../list_dir", "",
                                   "__import__", "write_file\n", None, 7, ["list_dir"]])
 def test_odd_tool_names_are_not_in_the_allowlist(client, model, name, engine):
-    model.push({"reply": "x", "tool_calls": [{"tool": name, "args": {}}]} if isinstance(name, str)
-               else {"reply": "x", "tool_calls": [{"tool": name, "args": {}}]},
+    # A name that is not even a string makes the plan invalid; it is re-asked, then refused.
+    model.push({"reply": "x", "tool_calls": [{"tool": name, "args": {}}]},
                plan("x", ("nothing", {})), plan("x", ("nothing", {})))
     body = chat(client, "go")
-    assert all(e["status"] == "blocked" for e in body["tool_executions"])
+    assert body["tool_executions"] and all(e["status"] == "blocked" for e in body["tool_executions"])
     assert rows(engine, "pending_confirmations") == []
 
 

@@ -147,7 +147,6 @@ def test_key_rotation(make_client, model, workspace):
 
 
 def test_eight_concurrent_confirms_run_once(client, model, engine):
-    token = park_write(client, model, path="x", content="x")["confirmations"][0]["token"]
     model.push(plan("Registering.", ("register_customer", {"name": "Ana", "email": "ana@example.com"})))
     token = chat(client, "register Ana")["confirmations"][0]["token"]
 

@@ -20,6 +20,7 @@ def test_eleventh_request_in_a_minute_is_429(make_client, model, engine):
     assert refused.headers["X-RateLimit-Remaining"] == "0" and "per ip" in refused.json()["detail"]
     [event] = rows(engine, "audit_events", kind="rate_limited")
     assert event["data"]["scope"] == "ip"
+    assert len(rows(engine, "audit_events", kind="request")) == 10  # the refused one started no turn
 
 
 def test_per_session_limit_on_the_gateway_route(make_client):
