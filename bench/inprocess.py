@@ -79,7 +79,7 @@ def sql_per_turn(db_url: str) -> dict:
     counted: list[str] = []
     sa.event.listen(agent.engine, "before_cursor_execute",
                     lambda conn, cursor, statement, *rest: counted.append(statement.split()[0]))
-    for i in range(3):
+    for _ in range(3):
         agent.handle(Message("web", "sql", "what is in the workspace?"))
 
     def count(message: str) -> tuple[int, dict]:

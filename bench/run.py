@@ -191,7 +191,7 @@ def verdict(ok: bool, miss: str) -> str:
 
 def render(r: dict, seconds: int) -> str:
     m = r["machine"]
-    read1, pc1 = r["read"][1], r["park_confirm"][1]
+    read1 = r["read"][1]
     share = r["read"][32]["rps"] / r["bare"][32]["rps"]
     ratio = r["cpu"]["ours_sqlite_ms"] / r["cpu"]["pydantic_ai_ms"]
     hook = r["webhook"]
@@ -290,7 +290,7 @@ def render(r: dict, seconds: int) -> str:
         MEMORY_NOTE,
         "## Webhook acknowledgement",
         "",
-        f"Signed WhatsApp Cloud API deliveries, each with its own message id, paced by wrk's `delay()` over",
+        "Signed WhatsApp Cloud API deliveries, each with its own message id, paced by wrk's `delay()` over",
         f"10 connections to about 100 per second ({hook['rps']:.0f} measured). Each is checked, stored under its",
         "unique key (the dedupe) and acknowledged; its turn runs after the answer, in the same process.",
         f"p50 {hook['p50_ms']:.2f} ms, p90 {hook['p90_ms']:.2f} ms, p99 {hook['p99_ms']:.2f} ms, errors {hook['errors']}.",

@@ -2,12 +2,12 @@
 
 import json
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
 from tests.conftest import chat, plan, rows
+from tests.fake_http import LoopbackServer
 
 
 @pytest.fixture
@@ -41,11 +41,10 @@ def api_server():
             self.end_headers()
             self.wfile.write(body)
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", hits
-    server.shutdown()
-    server.server_close()
+    server = LoopbackServer()
+    server._serve(Handler)
+    with server:
+        yield server.url, hits
 
 
 @pytest.fixture
