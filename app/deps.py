@@ -6,13 +6,17 @@ import hmac
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, Response
+from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
 
 from app.agent import Agent
 from app.audit import record
 from app.ratelimit import key_scope
 
 
-def get_agent(request: Request) -> Agent:
+# Trivial dependencies are `async def`: FastAPI runs a plain `def` dependency on a worker
+# thread, and each such hand-off cost a turn measurable time (BENCHMARKS.md).
+async def get_agent(request: Request) -> Agent:
     return request.app.state.agent
 
 
@@ -33,12 +37,30 @@ def check_key(request: Request, agent: Agent, expected: str | None, *, name: str
         raise HTTPException(401, "missing or invalid API key", headers={"WWW-Authenticate": "API-Key"})
 
 
-def agent_key_optional(request: Request, agent: AgentDep) -> None:
-    check_key(request, agent, agent.settings.agent_api_key, name="AGENT_API_KEY", required=False)
+async def _agent_key(request: Request, agent: Agent, required: bool) -> None:
+    expected = agent.settings.agent_api_key
+    if expected is None and not required:
+        return
+    if expected is not None and hmac.compare_digest(request.headers.get("x-api-key", "").encode(),
+                                                    expected.encode()):
+        return
+    # Refused: the audit write blocks, so it goes to a worker thread like any store call.
+    await run_in_threadpool(check_key, request, agent, expected, name="AGENT_API_KEY", required=required)
 
 
-def agent_key_required(request: Request, agent: AgentDep) -> None:
-    check_key(request, agent, agent.settings.agent_api_key, name="AGENT_API_KEY", required=True)
+async def agent_key_optional(request: Request, agent: AgentDep) -> None:
+    await _agent_key(request, agent, required=False)
+
+
+async def agent_key_required(request: Request, agent: AgentDep) -> None:
+    await _agent_key(request, agent, required=True)
+
+
+def json_reply(body: BaseModel, response: Response) -> Response:
+    """The body as JSON, with the headers set on `response` (the rate-limit ones). Returning
+    a Response skips FastAPI's second validation of a model we built ourselves, and the
+    worker-thread hand-off it takes for a plain `def` route."""
+    return Response(body.model_dump_json(), media_type="application/json", headers=dict(response.headers))
 
 
 def client_scopes(request: Request) -> list[tuple[str, str]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from app.deps import AgentDep, check_key, enforce_rate
+from app.deps import AgentDep, check_key, enforce_rate, json_reply
 from app.schemas import AgentResponse, ChatRequest
 from app.turn import Message
 
@@ -12,8 +12,9 @@ router = APIRouter(tags=["channels"])
 
 
 @router.post("/wa/agent", response_model=AgentResponse)
-def wa_agent(body: ChatRequest, request: Request, response: Response, agent: AgentDep) -> AgentResponse:
+def wa_agent(body: ChatRequest, request: Request, response: Response, agent: AgentDep) -> Response:
     check_key(request, agent, agent.settings.internal_api_key, name="INTERNAL_API_KEY", required=True)
     # One gateway speaks for every phone: the limit is per phone number, not per address.
     enforce_rate(request, response, agent, [("session", f"wa:{body.session_id}")])
-    return agent.handle(Message(channel="wa", session_id=body.session_id, text=body.message))
+    return json_reply(agent.handle(Message(channel="wa", session_id=body.session_id, text=body.message)),
+                      response)
