@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import weakref
 from datetime import datetime, timezone
 from typing import Any
 
@@ -49,34 +50,47 @@ def event_hash(prev_hash: str, event) -> str:
 
 
 _HEAD = audit_head.c
-_HEAD_FOR_UPDATE = sa.select(_HEAD.last_hash, _HEAD.events).where(_HEAD.id == 1).with_for_update()
-_HEAD_READ = sa.select(_HEAD.last_hash).where(_HEAD.id == 1)
-_HEAD_BUMP = sa.update(audit_head).where(_HEAD.id == 1).values(events=_HEAD.events + sa.bindparam("n"))
+_HEAD_FOR_UPDATE = sa.select(_HEAD.last_hash).where(_HEAD.id == 1).with_for_update()
+_N = sa.bindparam("n", type_=sa.Integer)
+_HEAD_ADVANCE = (sa.update(audit_head).where(_HEAD.id == 1, _HEAD.last_hash == sa.bindparam("expected"))
+                 .values(last_hash=sa.bindparam("new_hash"), events=_HEAD.events + _N))
 _HEAD_SET = sa.update(audit_head).where(_HEAD.id == 1).values(last_hash=sa.bindparam("new_hash"),
-                                                             events=sa.bindparam("new_events"))
-_HEAD_SET_HASH = sa.update(audit_head).where(_HEAD.id == 1).values(last_hash=sa.bindparam("new_hash"))
+                                                             events=_HEAD.events + _N)
 _INSERT = sa.insert(audit_events)
+# The head this process last wrote, per engine: a guess that saves reading the head first.
+_last_written: weakref.WeakKeyDictionary[Engine, str] = weakref.WeakKeyDictionary()
+
+
+def _chain(prev: str, events: list[dict[str, Any]]) -> str:
+    for event in events:
+        event["prev_hash"] = prev
+        event["hash"] = prev = event_hash(prev, event)
+    return prev
 
 
 def append(conn: Connection, events: list[dict[str, Any]]) -> None:
     """Chain and insert, holding the head's lock from the read of the previous hash to the
-    commit: a row lock (FOR UPDATE) on MySQL; on SQLite an UPDATE first, which takes the
-    database's write lock before the read (a read first could see a stale snapshot)."""
-    if conn.dialect.name == "sqlite":
-        conn.execute(_HEAD_BUMP, {"n": len(events)})
-        prev = conn.execute(_HEAD_READ).scalar_one()
-        total = None
-    else:
-        row = conn.execute(_HEAD_FOR_UPDATE).one()
-        prev, total = row.last_hash, row.events + len(events)
-    for event in events:
-        event["prev_hash"] = prev
-        event["hash"] = prev = event_hash(prev, event)
+    commit. The head is moved first, conditionally on the hash this process last wrote:
+    when no other writer came in between (the usual case) that one statement both takes
+    the lock and checks the guess. Otherwise the head is read under the lock and the
+    events chained again; the guess is only a hint, the database decides."""
+    engine = conn.engine
+    guess = _last_written.get(engine)
+    if guess is not None:
+        new = _chain(guess, events)
+        if conn.execute(_HEAD_ADVANCE, {"expected": guess, "new_hash": new, "n": len(events)}).rowcount == 1:
+            conn.execute(_INSERT, events)
+            _last_written[engine] = new
+            return
+    # MySQL: FOR UPDATE locks the row. SQLite has no FOR UPDATE; there the UPDATE before the
+    # read takes the database's write lock (a read first could see a stale snapshot).
+    if conn.dialect.name == "sqlite" and guess is None:
+        conn.execute(_HEAD_ADVANCE, {"expected": "", "new_hash": "", "n": 0})
+    prev = conn.execute(_HEAD_FOR_UPDATE).scalar_one()
+    new = _chain(prev, events)
+    conn.execute(_HEAD_SET, {"new_hash": new, "n": len(events)})
     conn.execute(_INSERT, events)
-    if total is None:
-        conn.execute(_HEAD_SET_HASH, {"new_hash": prev})
-    else:
-        conn.execute(_HEAD_SET, {"new_hash": prev, "new_events": total})
+    _last_written[engine] = new
 
 
 class AuditTrail:

@@ -78,11 +78,10 @@ class Turn:
             self.trail.add("budget_exceeded", budget="model_tokens")
             return self._fail(self.texts("budget_tokens", n=agent.settings.session_tokens_per_hour))
         with agent.engine.connect() as conn:
-            facts = conversations.load_facts(conn, self.msg.channel, self.msg.session_id)
-            self.session_known = facts is not None
-            facts = facts or {}
-            history = conversations.load_history(conn, self.msg.channel, self.msg.session_id,
-                                                 agent.settings.history_turns)
+            facts, history = conversations.load_context(conn, self.msg.channel, self.msg.session_id,
+                                                        agent.settings.history_turns)
+        self.session_known = facts is not None
+        facts = facts or {}
         try:
             outcome = agent.planner.plan(self.msg.text, history, facts, self.trail, self.usage,
                                          tools=agent.tools_for(self.msg.channel))

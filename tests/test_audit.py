@@ -3,9 +3,11 @@
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 import sqlalchemy as sa
 
-from app.audit import verify
+from app.audit import AuditTrail, record, verify
+from app.store.db import create_db_engine
 from app.store.tables import audit_events
 from tests.conftest import chat, plan, rows
 from tests.test_cli import CLI, _env
@@ -26,6 +28,29 @@ def test_chain_is_intact_after_concurrent_writers(client, model, engine):
         list(pool.map(lambda i: chat(client, f"q{i}", session_id=f"c{i % 4}"), range(24)))
     checked, broken = verify(engine)
     assert broken is None and checked == len(rows(engine, "audit_events")) >= 24 * 5
+
+
+def test_chain_holds_with_several_workers_writing(backend, engine):
+    """Workers are processes with their own engines: each one's guess of the head goes stale
+    whenever another writes, and a write rolled back leaves a guess that never committed."""
+    _, url, _ = backend
+    workers = [create_db_engine(url) for _ in range(3)]
+    try:
+        for n in range(6):  # strictly interleaved: every append after the first finds a stale guess
+            record(workers[n % 3], "ping", request_id=f"r{n}", n=n)
+        with pytest.raises(RuntimeError), workers[0].begin() as conn:
+            trail = AuditTrail("rolled-back", "web", "s")
+            trail.add("ping", n=-1)
+            trail.flush(conn)
+            raise RuntimeError("the turn failed after its events were chained")
+        with ThreadPoolExecutor(6) as pool:
+            list(pool.map(lambda n: record(workers[n % 3], "ping", request_id=f"c{n}", n=n), range(30)))
+        checked, broken = verify(engine)
+        assert broken is None and checked == 36
+        assert "rolled-back" not in {r["request_id"] for r in rows(engine, "audit_events")}
+    finally:
+        for worker in workers:
+            worker.dispose()
 
 
 def test_edit_delete_and_truncate_are_found(client, model, engine, backend):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
@@ -9,27 +11,33 @@ from app.store.tables import messages, sessions, utcnow
 
 # Built once: a reused statement keeps its cache key and compiled form (this is the hot path).
 _SESSION = (sessions.c.channel == sa.bindparam("ch"), sessions.c.session_id == sa.bindparam("sid"))
-_FACTS = sa.select(sessions.c.facts).where(*_SESSION)
-_HISTORY = (sa.select(messages.c.role, messages.c.content)
-            .where(messages.c.channel == sa.bindparam("ch"), messages.c.session_id == sa.bindparam("sid"))
-            .order_by(messages.c.id.desc()).limit(sa.bindparam("n", type_=sa.Integer)))
+# One statement for both: the session's facts (part 0, raw JSON text) and its newest messages.
+_RECENT = (sa.select(messages.c.id, messages.c.role, messages.c.content)
+           .where(messages.c.channel == sa.bindparam("ch"), messages.c.session_id == sa.bindparam("sid"))
+           .order_by(messages.c.id.desc()).limit(sa.bindparam("n", type_=sa.Integer)).subquery())
+_CONTEXT = sa.union_all(
+    sa.select(sa.literal_column("0").label("part"), sa.literal_column("0").label("id"),
+              sa.type_coerce(sessions.c.facts, sa.Text).label("a"), sa.null().label("b")).where(*_SESSION),
+    sa.select(sa.literal_column("1"), _RECENT.c.id, _RECENT.c.role, _RECENT.c.content),
+)
 _ADD_MESSAGES = sa.insert(messages)
 _TOUCH = sa.update(sessions).where(*_SESSION).values(updated_at=sa.bindparam("now"))
 _SET_FACTS = sa.update(sessions).where(*_SESSION).values(updated_at=sa.bindparam("now"),
                                                           facts=sa.bindparam("new_facts", type_=sa.JSON))
 
 
-def load_facts(conn: Connection, channel: str, session_id: str) -> dict | None:
-    """The session's facts; None when the session does not exist yet."""
-    row = conn.execute(_FACTS, {"ch": channel, "sid": session_id}).one_or_none()
-    return dict(row.facts) if row else None
-
-
-def load_history(conn: Connection, channel: str, session_id: str, turns: int) -> list[tuple[str, str]]:
-    if turns <= 0:
-        return []
-    rows = conn.execute(_HISTORY, {"ch": channel, "sid": session_id, "n": turns * 2}).all()
-    return [(row.role, row.content) for row in reversed(rows)]
+def load_context(conn: Connection, channel: str, session_id: str,
+                 turns: int) -> tuple[dict | None, list[tuple[str, str]]]:
+    """(the session's facts or None when it does not exist yet, its last `turns` exchanges
+    oldest first)."""
+    facts, history = None, []
+    for row in sorted(conn.execute(_CONTEXT, {"ch": channel, "sid": session_id, "n": max(turns, 0) * 2}).all(),
+                      key=lambda r: (r.part, r.id)):
+        if row.part == 0:
+            facts = json.loads(row.a)
+        else:
+            history.append((row.a, row.b))
+    return facts, history
 
 
 def save_turn(conn: Connection, *, channel: str, session_id: str, request_id: str,
