@@ -5,7 +5,9 @@ from __future__ import annotations
 from sqlalchemy.engine import Engine
 
 import logging
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 
 from app.audit import record
 from app.channels.meta_graph import MetaGraph
@@ -50,6 +52,16 @@ class Agent:
         # brought one is free for the next at once. Stored first, so a crash loses nothing.
         self.background = ThreadPoolExecutor(max_workers=4, thread_name_prefix="inbox")
         self._running: set[Future] = set()
+        # Turns may wait on the model or a tool in any number, but only a few at a time work
+        # the store: past that, threads only fight over the GIL (measured: at 32 concurrent
+        # requests, twice the CPU per turn and a third less throughput; BENCHMARKS.md).
+        self._store_gate = threading.BoundedSemaphore(settings.store_concurrency)
+
+    @contextmanager
+    def store(self, *, write: bool = True):
+        """A connection for one of a turn's store phases: a transaction when `write`."""
+        with self._store_gate, (self.engine.begin() if write else self.engine.connect()) as conn:
+            yield conn
 
     def tools_for(self, channel: str) -> ToolRegistry:
         """What the planner may offer on a channel: what the policy and permissions allow.

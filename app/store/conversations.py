@@ -11,15 +11,14 @@ from app.store.tables import messages, sessions, utcnow
 
 # Built once: a reused statement keeps its cache key and compiled form (this is the hot path).
 _SESSION = (sessions.c.channel == sa.bindparam("ch"), sessions.c.session_id == sa.bindparam("sid"))
-# One statement for both: the session's facts (part 0, raw JSON text) and its newest messages.
-_RECENT = (sa.select(messages.c.id, messages.c.role, messages.c.content)
-           .where(messages.c.channel == sa.bindparam("ch"), messages.c.session_id == sa.bindparam("sid"))
-           .order_by(messages.c.id.desc()).limit(sa.bindparam("n", type_=sa.Integer)).subquery())
-_CONTEXT = sa.union_all(
-    sa.select(sa.literal_column("0").label("part"), sa.literal_column("0").label("id"),
-              sa.type_coerce(sessions.c.facts, sa.Text).label("a"), sa.null().label("b")).where(*_SESSION),
-    sa.select(sa.literal_column("1"), _RECENT.c.id, _RECENT.c.role, _RECENT.c.content),
-)
+_FACTS = sa.select(sa.type_coerce(sessions.c.facts, sa.Text)).where(*_SESSION)
+# One statement for both: the newest messages, each row carrying the session's facts (raw
+# JSON text). A session row is only ever created together with its first messages, so a
+# session without messages has no facts yet. Measured on MariaDB: a UNION with a derived
+# table costs the server more than the two statements it replaces; this does not.
+_CONTEXT = (sa.select(messages.c.role, messages.c.content, _FACTS.scalar_subquery().label("facts"))
+            .where(messages.c.channel == sa.bindparam("ch"), messages.c.session_id == sa.bindparam("sid"))
+            .order_by(messages.c.id.desc()).limit(sa.bindparam("n", type_=sa.Integer)))
 _ADD_MESSAGES = sa.insert(messages)
 _TOUCH = sa.update(sessions).where(*_SESSION).values(updated_at=sa.bindparam("now"))
 _SET_FACTS = sa.update(sessions).where(*_SESSION).values(updated_at=sa.bindparam("now"),
@@ -30,14 +29,15 @@ def load_context(conn: Connection, channel: str, session_id: str,
                  turns: int) -> tuple[dict | None, list[tuple[str, str]]]:
     """(the session's facts or None when it does not exist yet, its last `turns` exchanges
     oldest first)."""
-    facts, history = None, []
-    for row in sorted(conn.execute(_CONTEXT, {"ch": channel, "sid": session_id, "n": max(turns, 0) * 2}).all(),
-                      key=lambda r: (r.part, r.id)):
-        if row.part == 0:
-            facts = json.loads(row.a)
-        else:
-            history.append((row.a, row.b))
-    return facts, history
+    params = {"ch": channel, "sid": session_id, "n": turns * 2}
+    if turns <= 0:
+        facts = conn.execute(_FACTS, params).scalar_one_or_none()
+        return (json.loads(facts) if facts is not None else None), []
+    rows = conn.execute(_CONTEXT, params).all()
+    if not rows:
+        return None, []
+    facts = rows[0].facts  # None only if someone deleted the session row by hand
+    return (json.loads(facts) if facts is not None else None), [(r.role, r.content) for r in reversed(rows)]
 
 
 def save_turn(conn: Connection, *, channel: str, session_id: str, request_id: str,
