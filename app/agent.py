@@ -5,9 +5,7 @@ from __future__ import annotations
 from sqlalchemy.engine import Engine
 
 import logging
-import threading
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from contextlib import contextmanager
 
 from app.audit import record
 from app.channels.meta_graph import MetaGraph
@@ -17,6 +15,7 @@ from app.confirmations import Confirmations
 from app.executor.policy import load_policy
 from app.executor.registry import ToolRegistry, load_registry
 from app.executor.run import Executor
+from app.gate import GatedModel, TurnGate
 from app.executor.workspace import Workspace
 from app.llm import ChatModel, build_model
 from app.planner.planner import Planner
@@ -36,14 +35,16 @@ class Agent:
         self.engine = engine or create_db_engine(settings.db_url)
         self.registry = registry or load_registry(settings.plugins_dir)
         self.model = model or build_model(settings)
+        self.gate = TurnGate(settings.turn_concurrency)
+        self.gated_model = GatedModel(self.model, self.gate)
         self.workspace = Workspace(settings.workspace_root)
         self.policy = load_policy(settings.policy_file)
         self._views: dict[str, ToolRegistry] = {}
         self.executor = Executor(self.registry, settings.blocked, settings.max_tool_timeout,
-                                 settings.max_output_size, self.policy)
+                                 settings.max_output_size, self.policy, gate=self.gate)
         self.confirmations = Confirmations(settings.confirm_keys, settings.confirm_ttl_sec,
                                            settings.confirm_max_failures)
-        self.planner = Planner(self.model, self.registry, settings.planner_max_retries)
+        self.planner = Planner(self.gated_model, self.registry, settings.planner_max_retries)
         self.texts = Texts(settings.reply_language)
         self.inbox = Inbox(self.engine, settings.inbox_lease_sec, settings.inbox_wait_sec)
         self.meta = MetaGraph(settings, self.texts)
@@ -52,16 +53,6 @@ class Agent:
         # brought one is free for the next at once. Stored first, so a crash loses nothing.
         self.background = ThreadPoolExecutor(max_workers=4, thread_name_prefix="inbox")
         self._running: set[Future] = set()
-        # Turns may wait on the model or a tool in any number, but only a few at a time work
-        # the store: past that, threads only fight over the GIL (measured: at 32 concurrent
-        # requests, twice the CPU per turn and a third less throughput; BENCHMARKS.md).
-        self._store_gate = threading.BoundedSemaphore(settings.store_concurrency)
-
-    @contextmanager
-    def store(self, *, write: bool = True):
-        """A connection for one of a turn's store phases: a transaction when `write`."""
-        with self._store_gate, (self.engine.begin() if write else self.engine.connect()) as conn:
-            yield conn
 
     def tools_for(self, channel: str) -> ToolRegistry:
         """What the planner may offer on a channel: what the policy and permissions allow.
@@ -74,7 +65,8 @@ class Agent:
         return view
 
     def handle(self, msg: Message) -> AgentResponse:
-        return Turn(self, msg).run()
+        with self.gate.working():
+            return Turn(self, msg).run()
 
     def process_delivery(self, delivery: Delivery) -> dict:
         """Run a stored inbound delivery, store its answer, and send it where the channel

@@ -47,7 +47,7 @@ class Settings(BaseSettings):
     answerer_enabled: bool = False
     planner_max_retries: int = Field(2, ge=0, le=5)
     history_turns: int = Field(6, ge=0, le=50)
-    store_concurrency: int = Field(2, ge=1, le=64)  # turns of one process in the database at once
+    turn_concurrency: int = Field(2, ge=1, le=64)  # turns of one process computing at once
 
     agent_api_key: str | None = None
     admin_api_key: str | None = None

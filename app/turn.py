@@ -77,7 +77,7 @@ class Turn:
         if not agent.limits.tokens_left(self.budget_key):
             self.trail.add("budget_exceeded", budget="model_tokens")
             return self._fail(self.texts("budget_tokens", n=agent.settings.session_tokens_per_hour))
-        with agent.store(write=False) as conn:
+        with agent.engine.connect() as conn:
             facts, history = conversations.load_context(conn, self.msg.channel, self.msg.session_id,
                                                         agent.settings.history_turns)
         self.session_known = facts is not None
@@ -109,7 +109,7 @@ class Turn:
             return
         if self.agent.settings.answerer_enabled:
             try:
-                reply = compose(self.agent.model, self.msg.text, self.executions)
+                reply = compose(self.agent.gated_model, self.msg.text, self.executions)
                 self.usage.add(reply)
                 self.trail.add("model_call", provider=self.agent.model.provider, model=reply.model,
                                purpose="answer", latency_ms=reply.latency_ms, retries=reply.retries,
@@ -145,7 +145,7 @@ class Turn:
     def _resolve(self, action: str, token: str) -> None:
         agent, msg = self.agent, self.msg
         try:
-            with agent.store() as conn:
+            with agent.engine.begin() as conn:
                 if action == "confirm":
                     parked = agent.confirmations.consume(conn, token, channel=msg.channel,
                                                          session_id=msg.session_id)
@@ -159,7 +159,7 @@ class Turn:
         except ConfirmError as exc:
             code = exc.code
             if exc.guess:
-                with agent.store() as conn:
+                with agent.engine.begin() as conn:
                     if agent.confirmations.register_failure(conn, msg.channel, msg.session_id):
                         code = "token_locked"
             self.trail.add("confirmation_rejected", action=action, reason=code)
@@ -235,7 +235,7 @@ class Turn:
         agent, msg = self.agent, self.msg
         confirmations: list[Confirmation] = []
         try:
-            with agent.store() as conn:
+            with agent.engine.begin() as conn:
                 for prepared, preview in self.to_park:
                     issued = agent.confirmations.issue(
                         conn, request_id=msg.request_id, channel=msg.channel, session_id=msg.session_id,

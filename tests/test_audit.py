@@ -19,10 +19,10 @@ def traffic(client, model, n=3):
         chat(client, f"question {i}", session_id=f"s{i % 2}")
 
 
-@pytest.mark.parametrize("store_concurrency", [1, 4])
-def test_chain_is_intact_after_concurrent_writers(make_client, model, engine, store_concurrency):
+@pytest.mark.parametrize("turn_concurrency", [1, 4])
+def test_chain_is_intact_after_concurrent_writers(make_client, model, engine, turn_concurrency):
     """Every concurrent turn is answered and on record, however few may use the store at once."""
-    client = make_client(store_concurrency=store_concurrency)
+    client = make_client(turn_concurrency=turn_concurrency)
     model.steps.clear()
     model.repeat_last = True
     model.push(plan("hi", ("list_dir", {})))

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ValidationError
 
 from app.executor.policy import Policy
 from app.executor.registry import ToolRegistry
+from app.gate import TurnGate
 from app.schemas import ToolExecution
 from app.tools import Tool, ToolContext, ToolError
 
@@ -37,12 +38,14 @@ def describe_validation(exc: ValidationError) -> str:
 
 class Executor:
     def __init__(self, registry: ToolRegistry, blocked: frozenset[str], max_timeout: float,
-                 max_output: int, policy: Policy | None = None, workers: int = 16) -> None:
+                 max_output: int, policy: Policy | None = None, workers: int = 16,
+                 gate: TurnGate | None = None) -> None:
         self.registry = registry
         self.policy = policy or Policy()
         self.blocked = blocked
         self.max_timeout = max_timeout
         self.max_output = max_output
+        self.gate = gate or TurnGate(1)
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tool")
 
     def prepare(self, name: Any, raw_args: Any, channel: str) -> Prepared | ToolExecution:
@@ -83,7 +86,8 @@ class Executor:
         ctx.timeout = timeout
         future = self._pool.submit(tool.func, prepared.args, ctx)
         try:
-            output = future.result(timeout=timeout)
+            with self.gate.waiting():
+                output = future.result(timeout=timeout)
         except FutureTimeout:
             status, error = "error", f"timed out after {timeout:g}s"
         except ToolError as exc:

@@ -1,0 +1,59 @@
+"""How many turns of one process compute at once.
+
+Past a couple of threads, Python threads running turns only take the GIL from each other:
+at 32 concurrent requests each turn cost about twice the CPU of a lone one (BENCHMARKS.md).
+A turn holds a slot while it computes or uses the store, and gives it up while it waits on
+the model or a tool, so slow models and slow tools never hold anyone up."""
+
+from __future__ import annotations
+
+import threading
+from contextlib import contextmanager
+from typing import Iterator
+
+from app.llm.base import ChatModel, ModelReply
+
+
+class TurnGate:
+    def __init__(self, slots: int) -> None:
+        self._slots = threading.BoundedSemaphore(slots)
+        self._mine = threading.local()
+
+    @contextmanager
+    def working(self) -> Iterator[None]:
+        """Around a whole turn."""
+        self._slots.acquire()
+        self._mine.held = True
+        try:
+            yield
+        finally:
+            self._mine.held = False
+            self._slots.release()
+
+    @contextmanager
+    def waiting(self) -> Iterator[None]:
+        """Around a wait inside a turn; outside a turn it does nothing."""
+        if not getattr(self._mine, "held", False):
+            yield
+            return
+        self._mine.held = False
+        self._slots.release()
+        try:
+            yield
+        finally:
+            self._slots.acquire()
+            self._mine.held = True
+
+
+class GatedModel:
+    """A model whose calls give the turn's slot up while they wait."""
+
+    def __init__(self, model: ChatModel, gate: TurnGate) -> None:
+        self.inner, self.gate = model, gate
+
+    def __getattr__(self, name: str):
+        return getattr(self.inner, name)
+
+    def chat(self, messages: list[dict], schema: dict | None) -> ModelReply:
+        with self.gate.waiting():
+            return self.inner.chat(messages, schema)

@@ -1,0 +1,78 @@
+"""TURN_CONCURRENCY bounds the turns computing at once, never the ones waiting: a slow model
+or a slow tool holds no one else up, even with a single slot."""
+
+import json
+import threading
+
+from app.executor.registry import load_registry
+from app.tools import ToolArgs, tool
+from tests.conftest import chat, plan
+
+released = threading.Event()
+entered = threading.Event()
+
+
+class NoArgs(ToolArgs):
+    pass
+
+
+@tool(permissions=["read"], tag="read")
+def wait_for_release(args: NoArgs, ctx) -> dict:
+    """Wait until the test says so."""
+    entered.set()
+    return {"released": released.wait(20)}
+
+
+def _in_background(client, message, session_id):
+    answer = {}
+    thread = threading.Thread(target=lambda: answer.update(chat(client, message, session_id=session_id)))
+    thread.start()
+    return thread, answer
+
+
+def _answered_meanwhile(client, message, session_id):
+    thread, answer = _in_background(client, message, session_id)
+    thread.join(10)
+    return answer
+
+
+def test_a_turn_waiting_on_the_model_holds_no_slot(make_client, model):
+    client = make_client(turn_concurrency=1)
+    released.clear()
+
+    def slow_model(messages, schema):
+        entered.set()
+        released.wait(20)
+        return json.dumps(plan("slow one"))
+
+    entered.clear()
+    model.push(slow_model)
+    slow, slow_answer = _in_background(client, "think hard", "a")
+    assert entered.wait(10)
+    model.push(plan("quick one"))
+    try:
+        quick = _answered_meanwhile(client, "quick question", "b")
+        assert quick.get("reply") == "quick one" and slow.is_alive()
+    finally:
+        released.set()
+        slow.join(20)
+    assert slow_answer["reply"] == "slow one"
+
+
+def test_a_turn_waiting_on_a_tool_holds_no_slot(make_client, model):
+    registry = load_registry()
+    registry.add(wait_for_release, "test")
+    client = make_client(registry=registry, turn_concurrency=1)
+    released.clear()
+    entered.clear()
+    model.push(plan("waiting", ("wait_for_release", {})))
+    slow, slow_answer = _in_background(client, "wait", "a")
+    assert entered.wait(10)
+    model.push(plan("listed", ("list_dir", {})))
+    try:
+        quick = _answered_meanwhile(client, "what is here?", "b")
+        assert quick.get("status") == "success" and slow.is_alive()
+    finally:
+        released.set()
+        slow.join(20)
+    assert slow_answer["tool_executions"][0]["output"] == {"released": True}
