@@ -1,6 +1,7 @@
 """Write tools park behind a signed, single-use token bound to session, channel, tool and args."""
 
 import multiprocessing
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -213,3 +214,24 @@ def test_spanish_service_texts(make_client, model):
     token = body["confirmations"][0]["token"]
     chat(client, f"confirm {token}")
     assert "ya se usó" in chat(client, f"confirm {token}")["error"]
+
+
+def test_token_glued_to_other_text_is_masked_too(client, model):
+    token = park_write(client, model)["confirmations"][0]["token"]
+    model.push(plan("noted"), plan("ok"))
+    chat(client, f"my_note_{token}_end and again:{token}")
+    chat(client, "what did I say?")
+    assert token not in str(model.calls[-1]["messages"]) and "[token]" in str(model.calls[-1]["messages"])
+
+
+def test_a_giant_word_in_tool_output_does_not_stall_the_turn(make_client, model, workspace):
+    """Masking once took time quadratic in the length of a word: a 200,000-character line
+    read back for the answerer held the turn for over a minute."""
+    client = make_client(answerer_enabled=True, max_output_size=250_000)
+    (workspace / "blob.txt").write_text("A" * 200_000 + "\n")
+    model.push(plan("reading", ("read_file", {"path": "blob.txt"})), "It is one long line of A.")
+    answer = {}
+    turn = threading.Thread(target=lambda: answer.update(chat(client, "what is in blob.txt?")))
+    turn.start()
+    turn.join(30)
+    assert answer.get("reply") == "It is one long line of A."
