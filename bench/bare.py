@@ -22,4 +22,7 @@ def echo(body: Body) -> dict:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
-    uvicorn.run(app, host="127.0.0.1", port=parser.parse_args().port, log_level="warning", access_log=False)
+    parser.add_argument("--workers", type=int, default=1)
+    args = parser.parse_args()
+    uvicorn.run("bench.bare:app", host="127.0.0.1", port=args.port, workers=args.workers, log_level="warning",
+                access_log=False)
