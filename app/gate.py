@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from contextlib import contextmanager
+from queue import SimpleQueue
 from typing import Iterator
 
 from app.llm.base import ChatModel, ModelReply
@@ -16,19 +17,23 @@ from app.llm.base import ChatModel, ModelReply
 
 class TurnGate:
     def __init__(self, slots: int) -> None:
-        self._slots = threading.BoundedSemaphore(slots)
+        # A queue of slot tokens: SimpleQueue blocks in C, where threading.Semaphore takes a
+        # Python-level Condition on every acquire and release (several a turn).
+        self._slots: SimpleQueue[int] = SimpleQueue()
+        for slot in range(slots):
+            self._slots.put(slot)
         self._mine = threading.local()
 
     @contextmanager
     def working(self) -> Iterator[None]:
         """Around a whole turn."""
-        self._slots.acquire()
+        slot = self._slots.get()
         self._mine.held = True
         try:
             yield
         finally:
             self._mine.held = False
-            self._slots.release()
+            self._slots.put(slot)
 
     @contextmanager
     def waiting(self) -> Iterator[None]:
@@ -37,11 +42,11 @@ class TurnGate:
             yield
             return
         self._mine.held = False
-        self._slots.release()
+        self._slots.put(-1)  # any token will do: they only count
         try:
             yield
         finally:
-            self._slots.acquire()
+            self._slots.get()
             self._mine.held = True
 
 

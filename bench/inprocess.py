@@ -35,17 +35,22 @@ def _agent(db_url: str) -> Agent:
     return Agent(settings, model=ScriptedModel(plan_for, repeat_last=True, record=False))
 
 
-def ours_cpu_per_turn(db_url: str, turns: int) -> float:
+def _ours(db_url: str):
+    """A function running n of our turns and returning the CPU seconds they took."""
     agent = _agent(db_url)
-    for i in range(50):
-        agent.handle(Message("web", f"s{i % 10}", "what is in the workspace?"))
-    started = time.process_time()
-    for i in range(turns):
-        agent.handle(Message("web", f"s{i % 10}", "what is in the workspace?"))
-    return (time.process_time() - started) / turns * 1000
+    done = iter(range(10**9))
+
+    def run(n: int) -> float:
+        started = time.process_time()
+        for i in range(n):
+            agent.handle(Message("web", f"s{next(done) % 10}", "what is in the workspace?"))
+        return time.process_time() - started
+
+    run(50)  # warm-up
+    return run
 
 
-def pydantic_ai_cpu_per_turn(turns: int) -> tuple[float, str]:
+def _pydantic_ai():
     import pydantic_ai
     from pydantic_ai import Agent as PAgent
     from pydantic_ai.messages import ModelResponse, TextPart, ToolCallPart, ToolReturnPart
@@ -66,12 +71,28 @@ def pydantic_ai_cpu_per_turn(turns: int) -> tuple[float, str]:
         entries = sorted(os.scandir(os.path.join(workspace, path)), key=lambda e: e.name)
         return {"path": path, "entries": [{"name": e.name, "type": "dir" if e.is_dir() else "file"} for e in entries]}
 
-    for _ in range(50):
-        agent.run_sync("what is in the workspace?")
-    started = time.process_time()
-    for _ in range(turns):
-        agent.run_sync("what is in the workspace?")
-    return (time.process_time() - started) / turns * 1000, pydantic_ai.__version__
+    def run(n: int) -> float:
+        started = time.process_time()
+        for _ in range(n):
+            agent.run_sync("what is in the workspace?")
+        return time.process_time() - started
+
+    run(50)  # warm-up
+    return run, pydantic_ai.__version__
+
+
+def cpu_side_by_side(db_urls: dict[str, str], turns: int, rounds: int = 5) -> dict:
+    """CPU ms per turn: Pydantic AI and ours on each store, in alternating slices, so a
+    change in the machine's speed during the run falls on all of them alike."""
+    peer, peer_version = _pydantic_ai()
+    runners = {"pydantic_ai_ms": peer, **{f"ours_{name}_ms": _ours(url) for name, url in db_urls.items()}}
+    spent = dict.fromkeys(runners, 0.0)
+    for _ in range(rounds):
+        for name, run in runners.items():
+            spent[name] += run(turns // rounds)
+    result = {name: seconds / (turns // rounds * rounds) * 1000 for name, seconds in spent.items()}
+    result["pydantic_ai_version"] = peer_version
+    return result
 
 
 def sql_per_turn(db_url: str) -> dict:
@@ -125,7 +146,7 @@ def mariadb_url(url: str) -> str:
     return url
 
 
-def sqlite_memory_url() -> str:
+def sqlite_file_url() -> str:
     path = tempfile.mkdtemp(prefix="bench-sqlite-") + "/agent.db"
     url = f"sqlite:///{path}"
     upgrade(url)

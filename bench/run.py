@@ -141,9 +141,7 @@ def main() -> None:
     print("in-process: SQL statements, CPU per turn, prompt size", flush=True)
     db_url = fresh_database(server_url, "llm_planner_bench")
     results["sql"] = inprocess.sql_per_turn(db_url)
-    results["cpu"] = {"ours_sqlite_ms": inprocess.ours_cpu_per_turn(inprocess.sqlite_memory_url(), 1000),
-                      "ours_mariadb_ms": inprocess.ours_cpu_per_turn(db_url, 1000)}
-    results["cpu"]["pydantic_ai_ms"], results["cpu"]["pydantic_ai_version"] = inprocess.pydantic_ai_cpu_per_turn(1000)
+    results["cpu"] = inprocess.cpu_side_by_side({"sqlite": inprocess.sqlite_file_url(), "mariadb": db_url}, 2000)
     results["prompt"] = {"base": inprocess.prompt_tokens(0), "plus_50": inprocess.prompt_tokens(50)}
 
     print("HTTP: the service (MariaDB) and the bare FastAPI ceiling, under wrk", flush=True)
@@ -295,7 +293,9 @@ def render(r: dict, seconds: int) -> str:
         f"Pydantic AI {r['cpu']['pydantic_ai_version']} with a `FunctionModel` that calls the same `list_dir` and then",
         "answers, `agent.run_sync` per turn, no store. Ours: `Agent.handle` with the same scripted plan, the",
         "executor, the confirmation machinery and the full audit chain, on SQLite (a file, WAL) so the",
-        "store's work is counted in the same process. 1,000 turns each after a warm-up.",
+        "store's work is counted in the same process. 2,000 turns each after a warm-up, in five",
+        "alternating slices (Pydantic AI, ours on SQLite, ours on MariaDB), so a change in the",
+        "machine's speed during the run weighs on all three alike.",
         "",
         "| | CPU ms per turn |",
         "| --- | --- |",
