@@ -12,6 +12,7 @@ from app.confirmations import ConfirmError
 from app.executor.run import Prepared
 from app.llm.base import ModelNotConfigured, ModelUnavailable
 from app.logs import request_id_var
+from app.planner.context import MAX_HISTORY_CHARS
 from app.planner.commands import CommandSyntaxError, parse_command, parse_resolution, redact
 from app.planner.answerer import compose
 from app.planner.planner import Usage
@@ -79,7 +80,7 @@ class Turn:
             return self._fail(self.texts("budget_tokens", n=agent.settings.session_tokens_per_hour))
         with agent.engine.connect() as conn:
             facts, history = conversations.load_context(conn, self.msg.channel, self.msg.session_id,
-                                                        agent.settings.history_turns)
+                                                        agent.settings.history_turns, MAX_HISTORY_CHARS)
         self.session_known = facts is not None
         facts = facts or {}
         try:

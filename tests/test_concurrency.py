@@ -30,33 +30,34 @@ def _in_background(client, message, session_id):
     return thread, answer
 
 
-def _answered_meanwhile(client, message, session_id):
-    thread, answer = _in_background(client, message, session_id)
-    thread.join(10)
-    return answer
+def _second_turn_while_the_first_waits(client, model, quick_plan):
+    """(the second turn's answer, given while the first was still waiting; the first's)."""
+    slow, slow_answer = _in_background(client, "the slow one", "a")
+    assert entered.wait(10)
+    model.push(quick_plan)
+    try:
+        quick, quick_answer = _in_background(client, "a quick one", "b")
+        quick.join(10)
+        assert slow.is_alive()
+    finally:
+        released.set()
+        slow.join(20)
+    return quick_answer, slow_answer
 
 
 def test_a_turn_waiting_on_the_model_holds_no_slot(make_client, model):
     client = make_client(turn_concurrency=1)
     released.clear()
+    entered.clear()
 
     def slow_model(messages, schema):
         entered.set()
         released.wait(20)
         return json.dumps(plan("slow one"))
 
-    entered.clear()
     model.push(slow_model)
-    slow, slow_answer = _in_background(client, "think hard", "a")
-    assert entered.wait(10)
-    model.push(plan("quick one"))
-    try:
-        quick = _answered_meanwhile(client, "quick question", "b")
-        assert quick.get("reply") == "quick one" and slow.is_alive()
-    finally:
-        released.set()
-        slow.join(20)
-    assert slow_answer["reply"] == "slow one"
+    quick, slow = _second_turn_while_the_first_waits(client, model, plan("quick one"))
+    assert quick.get("reply") == "quick one" and slow["reply"] == "slow one"
 
 
 def test_a_turn_waiting_on_a_tool_holds_no_slot(make_client, model):
@@ -66,13 +67,6 @@ def test_a_turn_waiting_on_a_tool_holds_no_slot(make_client, model):
     released.clear()
     entered.clear()
     model.push(plan("waiting", ("wait_for_release", {})))
-    slow, slow_answer = _in_background(client, "wait", "a")
-    assert entered.wait(10)
-    model.push(plan("listed", ("list_dir", {})))
-    try:
-        quick = _answered_meanwhile(client, "what is here?", "b")
-        assert quick.get("status") == "success" and slow.is_alive()
-    finally:
-        released.set()
-        slow.join(20)
-    assert slow_answer["tool_executions"][0]["output"] == {"released": True}
+    quick, slow = _second_turn_while_the_first_waits(client, model, plan("listed", ("list_dir", {})))
+    assert quick.get("status") == "success"
+    assert slow["tool_executions"][0]["output"] == {"released": True}

@@ -55,6 +55,18 @@ def test_facts_are_kept_and_history_is_sent(client, model, engine):
                                    {"from": "assistant", "text": "Noted."}]
 
 
+def test_history_shows_long_replies_cut_and_whole_characters(client, model, workspace):
+    (workspace / "long.txt").write_text("é" * 4000 + "\n")
+    model.push(plan("Here it is.", ("read_file", {"path": "long.txt"})), plan("Sure."))
+    reply = chat(client, "show long.txt")["reply"]
+    chat(client, "and now?")
+
+    system = model.calls[1]["messages"][0]["content"]
+    history = json.loads(system.split("<conversation>")[1].split("</conversation>")[0])
+    shown = history[1]["text"]
+    assert len(reply) > 2000 and len(shown) == 1500 and shown == reply[:1500]
+
+
 def test_sessions_are_separate(client, model, engine):
     model.push(plan("a", facts={"k": "zebra-42"}), plan("b"))
     chat(client, "first", session_id="alice")

@@ -16,7 +16,9 @@ _FACTS = sa.select(sa.type_coerce(sessions.c.facts, sa.Text)).where(*_SESSION)
 # JSON text). A session row is only ever created together with its first messages, so a
 # session without messages has no facts yet. Measured on MariaDB: a UNION with a derived
 # table costs the server more than the two statements it replaces; this does not.
-_CONTEXT = (sa.select(messages.c.role, messages.c.content, _FACTS.scalar_subquery().label("facts"))
+# Only as much of each message as the prompt shows: a reply can carry a tool's whole output.
+_CONTEXT = (sa.select(messages.c.role, sa.func.substr(messages.c.content, 1, sa.bindparam("chars", type_=sa.Integer))
+                      .label("content"), _FACTS.scalar_subquery().label("facts"))
             .where(messages.c.channel == sa.bindparam("ch"), messages.c.session_id == sa.bindparam("sid"))
             .order_by(messages.c.id.desc()).limit(sa.bindparam("n", type_=sa.Integer)))
 _ADD_MESSAGES = sa.insert(messages)
@@ -25,11 +27,11 @@ _SET_FACTS = sa.update(sessions).where(*_SESSION).values(updated_at=sa.bindparam
                                                           facts=sa.bindparam("new_facts", type_=sa.JSON))
 
 
-def load_context(conn: Connection, channel: str, session_id: str,
-                 turns: int) -> tuple[dict | None, list[tuple[str, str]]]:
+def load_context(conn: Connection, channel: str, session_id: str, turns: int,
+                 chars: int = 10**9) -> tuple[dict | None, list[tuple[str, str]]]:
     """(the session's facts or None when it does not exist yet, its last `turns` exchanges
-    oldest first)."""
-    params = {"ch": channel, "sid": session_id, "n": turns * 2}
+    oldest first, each message cut to `chars`)."""
+    params = {"ch": channel, "sid": session_id, "n": turns * 2, "chars": chars}
     if turns <= 0:
         facts = conn.execute(_FACTS, params).scalar_one_or_none()
         return (json.loads(facts) if facts is not None else None), []
