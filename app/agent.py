@@ -7,6 +7,7 @@ from sqlalchemy.engine import Engine
 import logging
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 
+from app import metrics
 from app.audit import record
 from app.channels.meta_graph import MetaGraph
 from app.config import Settings
@@ -34,6 +35,7 @@ class Agent:
         self.settings = settings
         self.engine = engine or create_db_engine(settings.db_url)
         self.registry = registry or load_registry(settings.plugins_dir)
+        metrics.KNOWN_TOOLS.update(self.registry.names())
         self.model = model or build_model(settings)
         self.gate = TurnGate(settings.turn_concurrency)
         self.gated_model = GatedModel(self.model, self.gate)

@@ -4,6 +4,7 @@ so the trail and the numbers cannot disagree."""
 from __future__ import annotations
 
 import os
+from functools import lru_cache
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 from prometheus_client import CONTENT_TYPE_LATEST  # noqa: F401  (re-exported for the route)
@@ -30,25 +31,37 @@ MODEL_SECONDS = Histogram("llm_planner_model_call_seconds", "Model call latency,
 MODEL_TOKENS = Counter("llm_planner_model_tokens_total", "Model tokens", ["kind"], registry=REGISTRY)
 
 
+# The tools some registry declared: the only tool names used as labels. A model may name
+# any tool it likes, and every new label value would be a new series kept forever.
+KNOWN_TOOLS: set[str] = set()
+
+
+@lru_cache(maxsize=4096)
+def _series(metric, *labels: str):
+    """`metric.labels(...)`, looked up once: prometheus_client validates and locks each time."""
+    return metric.labels(*labels)
+
+
 def observe(kind: str, data: dict, channel: str | None) -> None:
     if kind == "response":
-        TURNS.labels(channel or "none", data.get("status", "unknown")).inc()
+        _series(TURNS, channel or "none", data.get("status", "unknown")).inc()
     elif kind == "plan":
-        PLANS.labels("valid_first_time" if data.get("attempt") == 1 else "valid_after_retry").inc()
+        _series(PLANS, "valid_first_time" if data.get("attempt") == 1 else "valid_after_retry").inc()
     elif kind == "plan_rejected":
-        PLANS.labels("rejected_attempt").inc()
+        _series(PLANS, "rejected_attempt").inc()
     elif kind == "model_unavailable":
-        PLANS.labels("model_unavailable").inc()
+        _series(PLANS, "model_unavailable").inc()
     elif kind == "tool_execution":
-        TOOLS.labels(str(data.get("tool"))[:64], data.get("status", "unknown")).inc()
+        tool = data.get("tool") if data.get("tool") in KNOWN_TOOLS else "unknown"
+        _series(TOOLS, tool, data.get("status", "unknown")).inc()
     elif kind.startswith("confirmation_"):
-        CONFIRMATIONS.labels(kind[len("confirmation_"):]).inc()
+        _series(CONFIRMATIONS, kind[len("confirmation_"):]).inc()
     elif kind in ("rate_limited", "signature_rejected", "request_rejected", "auth_failed"):
-        REFUSALS.labels(kind).inc()
+        _series(REFUSALS, kind).inc()
     elif kind == "model_call":
-        MODEL_SECONDS.labels(data.get("provider", "unknown")).observe((data.get("latency_ms") or 0) / 1000)
-        MODEL_TOKENS.labels("prompt").inc(data.get("prompt_tokens") or 0)
-        MODEL_TOKENS.labels("output").inc(data.get("output_tokens") or 0)
+        _series(MODEL_SECONDS, data.get("provider", "unknown")).observe((data.get("latency_ms") or 0) / 1000)
+        _series(MODEL_TOKENS, "prompt").inc(data.get("prompt_tokens") or 0)
+        _series(MODEL_TOKENS, "output").inc(data.get("output_tokens") or 0)
 
 
 def exposition() -> bytes:
@@ -85,5 +98,5 @@ class HttpMetrics:
         finally:
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
-            REQUESTS.labels(scope.get("method", ""), template, str(status)).inc()
-            REQUEST_SECONDS.labels(template).observe(time.perf_counter() - started)
+            _series(REQUESTS, scope.get("method", ""), template, str(status)).inc()
+            _series(REQUEST_SECONDS, template).observe(time.perf_counter() - started)
