@@ -360,12 +360,15 @@ on the in-process turn (`bench/inprocess.py`).
 - **Outside the turn**: uvicorn, FastAPI's routing and body model, one hand-off to a worker
   thread and back, the JSON answer: about the bare endpoint's cost plus a millisecond.
 - **Throughput** is CPU-bound: one process works on one core at a time (the GIL), and each
-  request costs it 3-6 ms of CPU here. More concurrency only queues. A second worker gained
-  {r['read_2_workers']['rps'] / r['read'][32]['rps'] - 1:.0%} in this run: the two cores also run MariaDB (its share grows with the
-  turns) and wrk; bare FastAPI, with no database, gained {r['bare']['32_2_workers']['rps'] / r['bare'][32]['rps'] - 1:.0%}.
+  request costs it 3-6 ms of CPU here, and MariaDB about 1.4 ms more. More concurrency only
+  queues. A second worker changed throughput by {r['read_2_workers']['rps'] / r['read'][32]['rps'] - 1:+.0%} in this run (bare FastAPI, with no
+  database: {r['bare']['32_2_workers']['rps'] / r['bare'][32]['rps'] - 1:+.0%}): the two cores also run MariaDB and wrk.
 - **This machine**: the issue's reference measured bare FastAPI at about 0.2 ms and 5,000 req/s;
   this run measured it at {bare1['p50_ms']:.2f} ms and {r['bare'][32]['rps']:,.0f} req/s, and its speed
-  varies by up to half between minutes (compare figures from one run, as the tables do). The
+  varies by up to half between minutes: two full runs made while building this, of nearly the
+  same code an hour apart, gave a
+  p50 at concurrency 1 of 4.9 and 8.1 ms, Pydantic AI 7.9 and 11.4 ms a turn (compare figures
+  from one run, as the tables do). The
   3 ms target is 15× the bare p50 there and {3 / bare1['p50_ms']:.0f}× it here; a read-only turn measured
   {read1['p50_ms'] / bare1['p50_ms']:.0f}× it here.
 
