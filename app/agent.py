@@ -16,8 +16,8 @@ from app.confirmations import Confirmations
 from app.executor.policy import load_policy
 from app.executor.registry import ToolRegistry, load_registry
 from app.executor.run import Executor
-from app.gate import GatedModel, TurnGate
 from app.executor.workspace import Workspace
+from app.gate import GatedModel, TurnGate
 from app.llm import ChatModel, build_model
 from app.planner.planner import Planner
 from app.ratelimit import RateLimits
