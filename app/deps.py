@@ -23,26 +23,28 @@ async def get_agent(request: Request) -> Agent:
 AgentDep = Annotated[Agent, Depends(get_agent)]
 
 
+def key_passes(request: Request, expected: str | None, *, required: bool, header: str = "x-api-key") -> bool:
+    """A matching key (compared in constant time), or no key configured and none required."""
+    if expected is None:
+        return not required
+    return hmac.compare_digest(request.headers.get(header, "").encode(), expected.encode())
+
+
 def check_key(request: Request, agent: Agent, expected: str | None, *, name: str,
               required: bool, header: str = "x-api-key") -> None:
     """503 when a required key is not configured, 401 (audited) when it does not match."""
-    if expected is None:
-        if required:
-            raise HTTPException(503, f"{name} is not configured on this server")
+    if key_passes(request, expected, required=required, header=header):
         return
-    given = request.headers.get(header, "")
-    if not hmac.compare_digest(given.encode(), expected.encode()):
-        record(agent.engine, "auth_failed", route=request.url.path,
-               client=request.client.host if request.client else None, key_sent=bool(given))
-        raise HTTPException(401, "missing or invalid API key", headers={"WWW-Authenticate": "API-Key"})
+    if expected is None:
+        raise HTTPException(503, f"{name} is not configured on this server")
+    record(agent.engine, "auth_failed", route=request.url.path,
+           client=request.client.host if request.client else None, key_sent=bool(request.headers.get(header)))
+    raise HTTPException(401, "missing or invalid API key", headers={"WWW-Authenticate": "API-Key"})
 
 
 async def _agent_key(request: Request, agent: Agent, required: bool) -> None:
     expected = agent.settings.agent_api_key
-    if expected is None and not required:
-        return
-    if expected is not None and hmac.compare_digest(request.headers.get("x-api-key", "").encode(),
-                                                    expected.encode()):
+    if key_passes(request, expected, required=required):
         return
     # Refused: the audit write blocks, so it goes to a worker thread like any store call.
     await run_in_threadpool(check_key, request, agent, expected, name="AGENT_API_KEY", required=required)
