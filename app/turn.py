@@ -12,9 +12,9 @@ from app.confirmations import ConfirmError
 from app.executor.run import Prepared
 from app.llm.base import ModelNotConfigured, ModelUnavailable
 from app.logs import request_id_var
-from app.planner.context import MAX_HISTORY_CHARS
-from app.planner.commands import CommandSyntaxError, parse_command, parse_resolution, redact
 from app.planner.answerer import compose
+from app.planner.commands import CommandSyntaxError, parse_command, parse_resolution, redact
+from app.planner.context import MAX_HISTORY_CHARS
 from app.planner.planner import Usage
 from app.replies import catalogue, confirmation_requests, problems, render_output
 from app.schemas import AgentResponse, Confirmation, ToolExecution
