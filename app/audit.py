@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from app import metrics
 from app.logs import request_id_var
+from app.store.direct import Direct
 from app.store.tables import audit_events, audit_head, utcnow
 
 log = logging.getLogger("llm_planner.audit")
@@ -52,11 +53,13 @@ def event_hash(prev_hash: str, event) -> str:
 _HEAD = audit_head.c
 _HEAD_FOR_UPDATE = sa.select(_HEAD.last_hash).where(_HEAD.id == 1).with_for_update()
 _N = sa.bindparam("n", type_=sa.Integer)
-_HEAD_ADVANCE = (sa.update(audit_head).where(_HEAD.id == 1, _HEAD.last_hash == sa.bindparam("expected"))
-                 .values(last_hash=sa.bindparam("new_hash"), events=_HEAD.events + _N))
+_HEAD_ADVANCE = Direct(sa.update(audit_head)
+                       .where(_HEAD.id == 1, _HEAD.last_hash == sa.bindparam("expected"))
+                       .values(last_hash=sa.bindparam("new_hash"), events=_HEAD.events + _N))
 _HEAD_SET = sa.update(audit_head).where(_HEAD.id == 1).values(last_hash=sa.bindparam("new_hash"),
                                                              events=_HEAD.events + _N)
-_INSERT = sa.insert(audit_events)
+_INSERT = Direct(sa.insert(audit_events), keys=("request_id", "session_id", "channel", "kind", "data",
+                                                 "created_at", "prev_hash", "hash"))
 # The head this process last wrote, per engine: a guess that saves reading the head first.
 _last_written: weakref.WeakKeyDictionary[Engine, str] = weakref.WeakKeyDictionary()
 
@@ -78,18 +81,18 @@ def append(conn: Connection, events: list[dict[str, Any]]) -> None:
     guess = _last_written.get(engine)
     if guess is not None:
         new = _chain(guess, events)
-        if conn.execute(_HEAD_ADVANCE, {"expected": guess, "new_hash": new, "n": len(events)}).rowcount == 1:
-            conn.execute(_INSERT, events)
+        if _HEAD_ADVANCE.run(conn, {"expected": guess, "new_hash": new, "n": len(events)}) == 1:
+            _INSERT.run_many(conn, events)
             _last_written[engine] = new
             return
     # MySQL: FOR UPDATE locks the row. SQLite has no FOR UPDATE; there the UPDATE before the
     # read takes the database's write lock (a read first could see a stale snapshot).
     if conn.dialect.name == "sqlite" and guess is None:
-        conn.execute(_HEAD_ADVANCE, {"expected": "", "new_hash": "", "n": 0})
+        _HEAD_ADVANCE.run(conn, {"expected": "", "new_hash": "", "n": 0})
     prev = conn.execute(_HEAD_FOR_UPDATE).scalar_one()
     new = _chain(prev, events)
     conn.execute(_HEAD_SET, {"new_hash": new, "n": len(events)})
-    conn.execute(_INSERT, events)
+    _INSERT.run_many(conn, events)
     _last_written[engine] = new
 
 

@@ -95,23 +95,49 @@ def cpu_side_by_side(db_urls: dict[str, str], turns: int, rounds: int = 5) -> di
     return result
 
 
+# Counted by the server, every statement a client sent: the hot statements run on the
+# driver's cursor, where SQLAlchemy's execute events do not see them.
+_STATEMENTS = ("Com_select", "Com_insert", "Com_update", "Com_delete")
+_ENDINGS = ("Com_commit", "Com_rollback")
+
+
+def _server_counts(probe: sa.Engine) -> dict[str, int]:
+    with probe.connect() as conn:
+        found = conn.execute(sa.text("SHOW GLOBAL STATUS WHERE Variable_name IN :names")
+                             .bindparams(sa.bindparam("names", expanding=True)),
+                             {"names": list(_STATEMENTS + _ENDINGS)}).all()
+    return {name: int(value) for name, value in found}
+
+
 def sql_per_turn(db_url: str) -> dict:
+    """Statements (and transaction ends) per turn, read off MariaDB's own counters; nothing
+    else may use the server meanwhile."""
     agent = _agent(db_url)
-    counted: list[str] = []
-    sa.event.listen(agent.engine, "before_cursor_execute",
-                    lambda conn, cursor, statement, *rest: counted.append(statement.split()[0]))
+    probe = create_db_engine(db_url)
     for _ in range(3):
         agent.handle(Message("web", "sql", "what is in the workspace?"))
 
-    def count(message: str) -> tuple[int, dict]:
-        counted.clear()
-        body = agent.handle(Message("web", "sql", message))
-        return len(counted), body
+    def delta(work) -> dict[str, int]:
+        before = _server_counts(probe)
+        work()
+        after = _server_counts(probe)
+        return {name: after[name] - before[name] for name in after}
+
+    reading = delta(lambda: None)  # what reading the counters itself adds (its connection's end)
+
+    def count(message: str) -> tuple[dict, object]:
+        answered = []
+        counted = delta(lambda: answered.append(agent.handle(Message("web", "sql", message))))
+        own = {name: counted[name] - reading[name] for name in counted}
+        return {"statements": sum(own[n] for n in _STATEMENTS), "commits": own["Com_commit"],
+                "rollbacks": own["Com_rollback"]}, answered[0]
 
     read, _ = count("what is in the workspace?")
     park, parked = count("write the report")
     confirm, _ = count(f"confirm {parked.confirmations[0].token}")
-    return {"read_only": read, "park": park, "confirm": confirm}
+    probe.dispose()
+    return {"read_only": read["statements"], "park": park["statements"], "confirm": confirm["statements"],
+            "ends": {"read_only": read, "park": park, "confirm": confirm}}
 
 
 def prompt_tokens(extra_tools: int) -> dict:

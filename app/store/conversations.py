@@ -7,9 +7,11 @@ import json
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from app.store.direct import Direct
 from app.store.tables import messages, sessions, utcnow
 
-# Built once: a reused statement keeps its cache key and compiled form (this is the hot path).
+# Built once: a reused statement keeps its cache key and compiled form. The two on every
+# turn's path run on the driver's cursor (app/store/direct.py).
 _SESSION = (sessions.c.channel == sa.bindparam("ch"), sessions.c.session_id == sa.bindparam("sid"))
 _FACTS = sa.select(sa.type_coerce(sessions.c.facts, sa.Text)).where(*_SESSION)
 # One statement for both: the newest messages, each row carrying the session's facts (raw
@@ -17,11 +19,14 @@ _FACTS = sa.select(sa.type_coerce(sessions.c.facts, sa.Text)).where(*_SESSION)
 # session without messages has no facts yet. Measured on MariaDB: a UNION with a derived
 # table costs the server more than the two statements it replaces; this does not.
 # Only as much of each message as the prompt shows: a reply can carry a tool's whole output.
-_CONTEXT = (sa.select(messages.c.role, sa.func.substr(messages.c.content, 1, sa.bindparam("chars", type_=sa.Integer))
-                      .label("content"), _FACTS.scalar_subquery().label("facts"))
-            .where(messages.c.channel == sa.bindparam("ch"), messages.c.session_id == sa.bindparam("sid"))
-            .order_by(messages.c.id.desc()).limit(sa.bindparam("n", type_=sa.Integer)))
-_ADD_MESSAGES = sa.insert(messages)
+_CONTEXT = Direct(
+    sa.select(messages.c.role,
+              sa.func.substr(messages.c.content, 1, sa.bindparam("chars", type_=sa.Integer)).label("content"),
+              _FACTS.scalar_subquery().label("facts"))
+    .where(messages.c.channel == sa.bindparam("ch"), messages.c.session_id == sa.bindparam("sid"))
+    .order_by(messages.c.id.desc()).limit(sa.bindparam("n", type_=sa.Integer)))
+_ADD_MESSAGES = Direct(sa.insert(messages),
+                       keys=("channel", "session_id", "request_id", "role", "content", "created_at"))
 _TOUCH = sa.update(sessions).where(*_SESSION).values(updated_at=sa.bindparam("now"))
 _SET_FACTS = sa.update(sessions).where(*_SESSION).values(updated_at=sa.bindparam("now"),
                                                           facts=sa.bindparam("new_facts", type_=sa.JSON))
@@ -35,11 +40,11 @@ def load_context(conn: Connection, channel: str, session_id: str, turns: int,
     if turns <= 0:
         facts = conn.execute(_FACTS, params).scalar_one_or_none()
         return (json.loads(facts) if facts is not None else None), []
-    rows = conn.execute(_CONTEXT, params).all()
+    rows = _CONTEXT.rows(conn, params)
     if not rows:
         return None, []
-    facts = rows[0].facts  # None only if someone deleted the session row by hand
-    return (json.loads(facts) if facts is not None else None), [(r.role, r.content) for r in reversed(rows)]
+    facts = rows[0][2]  # None only if someone deleted the session row by hand
+    return (json.loads(facts) if facts is not None else None), [(role, content) for role, content, _ in reversed(rows)]
 
 
 def save_turn(conn: Connection, *, channel: str, session_id: str, request_id: str,
@@ -47,7 +52,7 @@ def save_turn(conn: Connection, *, channel: str, session_id: str, request_id: st
     """Append both sides of the turn; create the session, or store its facts when they
     changed. `known`: the session row is known to exist and nothing about it changed."""
     now = utcnow()
-    conn.execute(_ADD_MESSAGES, [
+    _ADD_MESSAGES.run_many(conn, [
         {"channel": channel, "session_id": session_id, "request_id": request_id,
          "role": "user", "content": user_text, "created_at": now},
         {"channel": channel, "session_id": session_id, "request_id": request_id,

@@ -1,0 +1,59 @@
+"""The hot statements run on the driver's cursor (app/store/direct.py), inside SQLAlchemy's
+transactions: they must commit, roll back and end their reads exactly as SQLAlchemy's own."""
+
+from __future__ import annotations
+
+import pytest
+
+from app import audit
+from app.store import conversations
+from app.store.db import create_db_engine
+from app.store.tables import utcnow
+from tests.conftest import rows
+
+
+def _save(engine, session_id: str, text: str) -> None:
+    with engine.begin() as conn:
+        conversations.save_turn(conn, channel="web", session_id=session_id, request_id="r1",
+                                user_text=text, assistant_text=f"re: {text}", facts={"n": text})
+
+
+def test_a_read_sees_what_another_worker_wrote_since(backend, engine):
+    """The read's transaction ends when its connection goes back to the pool: the next read
+    on that pooled connection must not see the old snapshot (MariaDB's REPEATABLE READ)."""
+    _, url, _ = backend
+    reader, writer = create_db_engine(url), create_db_engine(url)
+    try:
+        _save(writer, "shared", "first")
+        with reader.connect() as conn:
+            facts, history = conversations.load_context(conn, "web", "shared", 6)
+        assert facts == {"n": "first"} and [t for _, t in history] == ["first", "re: first"]
+        _save(writer, "shared", "second")
+        with reader.connect() as conn:  # the pool hands back the same connection
+            facts, history = conversations.load_context(conn, "web", "shared", 6)
+        assert facts == {"n": "second"}
+        assert [t for _, t in history] == ["first", "re: first", "second", "re: second"]
+    finally:
+        reader.dispose()
+        writer.dispose()
+
+
+def test_a_failed_statement_rolls_back_the_whole_turn(engine):
+    """Messages written on the cursor and audit events refused by the database: neither is kept."""
+    event = {"request_id": "r1", "session_id": "s1", "channel": "web", "kind": None, "data": "{}",
+             "created_at": utcnow(), "prev_hash": audit.GENESIS, "hash": "x" * 64}
+    with pytest.raises(Exception), engine.begin() as conn:
+        conversations.save_turn(conn, channel="web", session_id="s1", request_id="r1",
+                                user_text="hello", assistant_text="hi", facts=None)
+        audit._INSERT.run_many(conn, [event])  # kind is NOT NULL
+    assert rows(engine, "messages") == [] and rows(engine, "audit_events") == []
+    assert rows(engine, "sessions") == []
+
+
+def test_history_is_cut_and_ordered_oldest_first(engine):
+    for n in range(5):
+        _save(engine, "long", f"message {n} " + "x" * 50)
+    with engine.connect() as conn:
+        _, history = conversations.load_context(conn, "web", "long", 2, chars=10)
+    assert history == [("user", "message 3 "), ("assistant", "re: messag"),
+                       ("user", "message 4 "), ("assistant", "re: messag")]
