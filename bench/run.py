@@ -65,15 +65,41 @@ def stop(proc: subprocess.Popen) -> None:
         proc.wait()
 
 
-def wrk(script: str, port: int, connections: int, seconds: int, env: dict | None = None) -> dict:
+def cpu_seconds(process: psutil.Process) -> float:
+    """User and system CPU of a process and its children (uvicorn's workers)."""
+    total = 0.0
+    for p in (process, *process.children(recursive=True)):
+        try:
+            times = p.cpu_times()
+            total += times.user + times.system
+        except psutil.NoSuchProcess:
+            pass
+    return total
+
+
+def local_database_process() -> psutil.Process | None:
+    for p in psutil.process_iter(["name"]):
+        if p.info["name"] in ("mariadbd", "mysqld"):
+            return p
+    return None
+
+
+def wrk(script: str, port: int, connections: int, seconds: int, env: dict | None = None,
+        watch: dict[str, psutil.Process | None] | None = None) -> dict:
+    """wrk's figures; with `watch`, also the CPU each watched process spent per request."""
     print(f"  wrk {script} c={connections} {seconds}s", flush=True)
+    watch = {name: p for name, p in (watch or {}).items() if p is not None}
+    before = {name: cpu_seconds(p) for name, p in watch.items()}
     out = subprocess.run(
         ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "-s", str(LUA / script),
          f"http://127.0.0.1:{port}"],
         env={**os.environ, "BENCH_LUA": str(LUA), **(env or {})}, capture_output=True, text=True, check=True,
         timeout=seconds + 60)
+    spent = {name: cpu_seconds(p) - before[name] for name, p in watch.items()}
     line = next(l for l in out.stdout.splitlines() if l.startswith("BENCH "))
     data = json.loads(line[6:])
+    if watch:
+        data["cpu_ms"] = {name: used * 1000 / max(data["requests"], 1) for name, used in spent.items()}
     data["rps"] = data["requests"] / (data["duration_us"] / 1e6)
     data["p50_ms"], data["p90_ms"], data["p99_ms"] = data["p50"] / 1000, data["p90"] / 1000, data["p99"] / 1000
     return data
@@ -160,14 +186,18 @@ def main() -> None:
     try:
         process = psutil.Process(server.pid)
         results["rss_start_mb"] = process.memory_info().rss / 2**20
+        database = local_database_process()
+        watch_bare = {"server": psutil.Process(bare.pid), "database": database}
+        watch = {"server": process, "database": database}
         wrk("bare.lua", bare_port, 4, 2)  # warm up both
         wrk("read.lua", port, 4, 3)
         results["bare"], results["read"] = {}, {}
         for c in (1, 8, 32):
             if c != 8:
-                results["bare"][c] = wrk("bare.lua", bare_port, c, args.seconds)
-            results["read"][c] = wrk("read.lua", port, c, args.seconds)
-        results["park_confirm"] = {c: wrk("park_confirm.lua", port, c, args.seconds) for c in (1, 8, 32)}
+                results["bare"][c] = wrk("bare.lua", bare_port, c, args.seconds, watch=watch_bare)
+            results["read"][c] = wrk("read.lua", port, c, args.seconds, watch=watch)
+        results["park_confirm"] = {c: wrk("park_confirm.lua", port, c, args.seconds, watch=watch)
+                                   for c in (1, 8, 32)}
         bodies = work / "deliveries.lua"
         signed_deliveries(120 * args.seconds + 1000, bodies)
         wrk("webhook.lua", port, 10, 3,  # warm up the webhook path like the others
@@ -292,6 +322,7 @@ def render(r: dict, seconds: int) -> str:
         "Two workers (`llm-planner serve --workers 2`) on two cores that also run MariaDB and wrk:",
         "confirmations, dedupe, the audit chain and (with Redis) rate limits hold across workers.",
     ]
+    lines += cpu_section(r)
     p = r["prompt"]
     lines += [
         "",
@@ -353,6 +384,28 @@ def render(r: dict, seconds: int) -> str:
     return "\n".join(lines) + profile_notes(r)
 
 
+def cpu_section(r: dict) -> list[str]:
+    """CPU per request, server and database, from the same wrk runs as the latencies."""
+    rows = [("bare", r["bare"][1], 1), ("bare", r["bare"][32], 32)]
+    rows += [("`/agent`, read-only", r["read"][c], c) for c in (1, 8, 32)]
+    rows += [("`/agent`, park + confirm", r["park_confirm"][c], c) for c in (1, 32)]
+    if any("cpu_ms" not in d for _, d, _ in rows):
+        return []
+    lines = ["", "## CPU per request", "",
+             "Read from `/proc` around the same wrk runs: the server process (all its threads) and the",
+             "database server. Throughput at high concurrency is about one core divided by the server's figure.",
+             "", "| server | concurrency | server CPU ms | MariaDB CPU ms |", "| --- | --- | --- | --- |"]
+    for name, d, c in rows:
+        db = d["cpu_ms"].get("database")
+        lines.append(f"| {name} | {c} | {d['cpu_ms']['server']:.2f} | {'' if db is None else f'{db:.2f}'} |")
+    bare, ours = r["bare"][32]["cpu_ms"]["server"], r["read"][32]["cpu_ms"]["server"]
+    lines += ["", f"At 32 concurrent a read-only request cost the one worker {ours:.2f} ms of CPU and a bare one",
+              f"{bare:.2f} ms: with each using one core, `/agent` can reach about {bare / ours:.0%} of bare FastAPI's",
+              "requests per second however its requests are scheduled; 25 % needs a request at four times",
+              "bare's CPU."]
+    return lines
+
+
 MEMORY_NOTE = """- RSS grows under the concurrent runs and stays at that high-water mark (the allocator keeps
   freed memory); it is not a per-turn leak: tracemalloc over 3,000 in-process turns (run by hand,
   not by this script) showed the Python heap growing by about 46 KiB in all.
@@ -360,6 +413,10 @@ MEMORY_NOTE = """- RSS grows under the concurrent runs and stays at that high-wa
 
 def profile_notes(r: dict) -> str:
     bare1, read1 = r["bare"][1], r["read"][1]
+
+    def cpu(run: dict, who: str = "server") -> str:
+        value = run.get("cpu_ms", {}).get(who)
+        return "(not measured)" if value is None else f"{value:.2f} ms"
     return f"""
 ## Where the time goes, and what is left
 
@@ -373,10 +430,13 @@ on the in-process turn (`bench/inprocess.py`).
   history, token masking), checking the plan, the hand-off to the tool thread and back, the
   audit chain's hashing, the answer.
 - **Outside the turn**: uvicorn, FastAPI's routing and body model, one hand-off to a worker
-  thread and back, the JSON answer: about the bare endpoint's cost plus a millisecond.
-- **Throughput** is CPU-bound: one process works on one core at a time (the GIL), and each
-  request costs it 3-6 ms of CPU here, and MariaDB about 1.4 ms more. More concurrency only
-  queues. A second worker changed throughput by {r['read_2_workers']['rps'] / r['read'][32]['rps'] - 1:+.0%} in this run (bare FastAPI, with no
+  thread and back, the JSON answer: the bare endpoint's cost. Measured in one process by calling
+  the ASGI apps directly (run by hand): bare 0.36-0.42 ms of CPU a request, `/agent` with its
+  turn replaced by a ready answer 0.40-0.42 ms.
+- **Throughput** is CPU-bound: one process works on one core at a time (the GIL). A read-only
+  request cost the server {cpu(r['read'][1])} of CPU at concurrency 1 and {cpu(r['read'][32])} at 32
+  (bare FastAPI: {cpu(r['bare'][32])}), and MariaDB {cpu(r['read'][32], 'database')} more (table "CPU per request").
+  More concurrency only queues. A second worker changed throughput by {r['read_2_workers']['rps'] / r['read'][32]['rps'] - 1:+.0%} in this run (bare FastAPI, with no
   database: {r['bare']['32_2_workers']['rps'] / r['bare'][32]['rps'] - 1:+.0%}): the two cores also run MariaDB and wrk.
 - **This machine**: the issue's reference measured bare FastAPI at about 0.2 ms and 5,000 req/s;
   this run measured it at {bare1['p50_ms']:.2f} ms and {r['bare'][32]['rps']:,.0f} req/s, and its speed
@@ -400,14 +460,16 @@ Done to get here (a read-only turn was 11 ms at concurrency 1 and 20 ms before t
 - **GC pauses**: a full collection over the startup heap took 80 ms here; a served process now
   freezes its startup objects out of the collector.
 - **Token masking** was quadratic in the length of a word; linear now.
+- **Driver cursor for the hot statements**: the four statements on every turn's path are still
+  written and compiled by SQLAlchemy Core (once per dialect, with their columns' type
+  conversions) but run on PyMySQL's cursor inside SQLAlchemy's transaction
+  (`app/store/direct.py`): SQLAlchemy's per-statement execution machinery was about a sixth
+  of a turn's CPU.
 - Earlier: the tool catalogue's schemas built once, hot statements built once, audit data
   encoded once, the session row written only when it changes, no pre-ping or pool-reset round
   trips, uvloop and httptools, acknowledged webhooks answered off the request.
 
 Left, measured or estimated, not done:
-- SQLAlchemy Core is about half the Python calls of a turn; the four hot statements on the
-  DBAPI cursor directly would save perhaps a fifth of the turn's CPU, at the price of a second
-  way to talk to the database.
 - A C driver (mysqlclient) would cut the protocol's cost several-fold; the contract names PyMySQL.
 - History is read again each turn; messages are append-only, so a per-process cache keyed by
   the newest message id would make it a one-row read.
