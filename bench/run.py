@@ -149,6 +149,13 @@ def machine() -> dict:
                                                  "pymysql", "uvloop", "httptools", "pydantic-ai-slim")}}
 
 
+def load_run(path: Path) -> dict:
+    saved = json.loads(path.read_text())
+    for key in ("read", "park_confirm", "bare"):  # JSON made the concurrency keys strings
+        saved[key] = {int(k) if k.isdigit() else k: v for k, v in saved[key].items()}
+    return saved
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=int, default=10, help="length of each wrk run")
@@ -156,13 +163,17 @@ def main() -> None:
     parser.add_argument("--render-only", action="store_true", help="rewrite the file from bench/last-run.json")
     args = parser.parse_args()
     if args.render_only:
-        saved = json.loads((ROOT / "bench" / "last-run.json").read_text())
-        for key in ("read", "park_confirm", "bare"):  # JSON made the concurrency keys strings
-            saved[key] = {int(k) if k.isdigit() else k: v for k, v in saved[key].items()}
+        saved = load_run(ROOT / "bench" / "last-run.json")
         Path(args.out).write_text(render(saved, saved["seconds"]))
         return
     server_url = os.environ.get("BENCH_DB_URL", "mysql+pymysql://root@127.0.0.1:3306")
     results: dict = {"machine": machine(), "when": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    last = ROOT / "bench" / "last-run.json"
+    if last.exists():
+        try:
+            results["previous"] = headline(load_run(last))
+        except (KeyError, ValueError):
+            pass  # a file from an older version of this script
 
     print("in-process: SQL statements, CPU per turn, prompt size", flush=True)
     db_url = fresh_database(server_url, "llm_planner_bench")
@@ -411,6 +422,23 @@ MEMORY_NOTE = """- RSS grows under the concurrent runs and stays at that high-wa
   not by this script) showed the Python heap growing by about 46 KiB in all.
 """
 
+def headline(r: dict) -> dict:
+    """The figures a later run shows beside its own, to show how much this machine drifts."""
+    return {"when": r["when"], "p50_c1_ms": r["read"][1]["p50_ms"], "bare_p50_c1_ms": r["bare"][1]["p50_ms"],
+            "share": r["read"][32]["rps"] / r["bare"][32]["rps"], "peer_ms": r["cpu"]["pydantic_ai_ms"],
+            "ours_sqlite_ms": r["cpu"]["ours_sqlite_ms"]}
+
+
+def previous_run(r: dict) -> str:
+    p = r.get("previous")
+    if not p:
+        return "."
+    return (f"; the run before this one ({p['when']}, code of its day) measured a read-only turn's p50 at "
+            f"{p['p50_c1_ms']:.2f} ms with bare FastAPI at {p['bare_p50_c1_ms']:.2f} ms, the share at "
+            f"{p['share']:.0%}, and Pydantic AI at {p['peer_ms']:.2f} ms a turn against our "
+            f"{p['ours_sqlite_ms']:.2f} ms.")
+
+
 def profile_notes(r: dict) -> str:
     bare1, read1 = r["bare"][1], r["read"][1]
 
@@ -420,32 +448,36 @@ def profile_notes(r: dict) -> str:
     return f"""
 ## Where the time goes, and what is left
 
-Profiled with py-spy (`--gil`) on the server under wrk, and with pyinstrument and cProfile
-on the in-process turn (`bench/inprocess.py`).
+Profiled by hand (not by this script): py-spy and cProfile on `Agent.handle` looping in one
+process against MariaDB with the benchmark's 20-file workspace, and cProfile on the server's
+event-loop thread under wrk.
 
-- **Inside a read-only turn** (about four fifths of a request at concurrency 1): about half
-  is the store. PyMySQL speaks MySQL's protocol in pure Python: reading the history rows and
-  escaping the audit rows is most of it, and the commit waits for MariaDB to flush its log
-  (`innodb_flush_log_at_trx_commit=1`, as shipped). The rest: building the prompt (the quoted
-  history, token masking), checking the plan, the hand-off to the tool thread and back, the
-  audit chain's hashing, the answer.
-- **Outside the turn**: uvicorn, FastAPI's routing and body model, one hand-off to a worker
-  thread and back, the JSON answer: the bare endpoint's cost. Measured in one process by calling
-  the ASGI apps directly (run by hand): bare 0.36-0.42 ms of CPU a request, `/agent` with its
-  turn replaced by a ready answer 0.40-0.42 ms.
+- **Inside a read-only turn** (about three quarters of a request at concurrency 1; in one
+  process 2.3-2.8 ms of wall time of which 1.4-1.8 ms CPU, the rest waiting on MariaDB): a
+  little over half of the samples are the store: PyMySQL speaking MySQL's protocol in pure
+  Python (escaping the two messages and five audit rows, reading the history rows), the
+  transaction's begin, commit and close, and the waits on the server (its own work, about
+  0.65 ms of MariaDB CPU a turn, and the log flush at each commit,
+  `innodb_flush_log_at_trx_commit=1` as shipped). JSON encoding (the audit events, the tool's
+  output) about a tenth, the prompt (quoting the history, masking tokens in it) about 6 %, the
+  tool (a hand-off to its thread, with a timeout) about 8 %, the audit chain's hashing about 4 %.
+- **Outside the turn**: uvicorn, FastAPI's routing, middleware, dependencies and body model, one
+  hand-off to a worker thread and back, the JSON answer. Calling the ASGI apps directly in one
+  process: bare 0.36-0.42 ms of CPU a request, `/agent` with its turn replaced by a ready answer
+  0.32-0.52 ms. Under wrk at concurrency 1 the event loop spent 0.4-0.55 ms before the route's
+  thread started and about 0.2 ms after it ended. Checking the API key in the route instead of a
+  dependency saved about 0.04 ms, but would validate an unauthenticated caller's body first: not
+  done.
 - **Throughput** is CPU-bound: one process works on one core at a time (the GIL). A read-only
   request cost the server {cpu(r['read'][1])} of CPU at concurrency 1 and {cpu(r['read'][32])} at 32
   (bare FastAPI: {cpu(r['bare'][32])}), and MariaDB {cpu(r['read'][32], 'database')} more (table "CPU per request").
   More concurrency only queues. A second worker changed throughput by {r['read_2_workers']['rps'] / r['read'][32]['rps'] - 1:+.0%} in this run (bare FastAPI, with no
   database: {r['bare']['32_2_workers']['rps'] / r['bare'][32]['rps'] - 1:+.0%}): the two cores also run MariaDB and wrk.
 - **This machine**: the issue's reference measured bare FastAPI at about 0.2 ms and 5,000 req/s;
-  this run measured it at {bare1['p50_ms']:.2f} ms and {r['bare'][32]['rps']:,.0f} req/s, and its speed
-  varies by up to half between minutes: two full runs made while building this, of nearly the
-  same code an hour apart, gave a
-  p50 at concurrency 1 of 4.9 and 8.1 ms, Pydantic AI 7.9 and 11.4 ms a turn (compare figures
-  from one run, as the tables do). The
-  3 ms target is 15× the bare p50 there and {3 / bare1['p50_ms']:.0f}× it here; a read-only turn measured
-  {read1['p50_ms'] / bare1['p50_ms']:.0f}× it here.
+  this run measured it at {bare1['p50_ms']:.2f} ms and {r['bare'][32]['rps']:,.0f} req/s, and its speed varies by
+  up to half between minutes{previous_run(r)} Compare figures from one run, as the tables do. The
+  3 ms target is 15× the bare p50 there and {3 / bare1['p50_ms']:.1f}× it here; a read-only turn measured
+  {read1['p50_ms'] / bare1['p50_ms']:.1f}× it here.
 
 Done to get here (a read-only turn was 11 ms at concurrency 1 and 20 ms before that):
 - **Statements**: 4 a read-only turn (was 6). Facts ride with the history in one query; the
@@ -463,16 +495,27 @@ Done to get here (a read-only turn was 11 ms at concurrency 1 and 20 ms before t
 - **Driver cursor for the hot statements**: the four statements on every turn's path are still
   written and compiled by SQLAlchemy Core (once per dialect, with their columns' type
   conversions) but run on PyMySQL's cursor inside SQLAlchemy's transaction
-  (`app/store/direct.py`): SQLAlchemy's per-statement execution machinery was about a sixth
-  of a turn's CPU.
+  (`app/store/direct.py`): skipping SQLAlchemy's per-statement execution machinery saved
+  0.15-0.3 ms of CPU a turn, about a tenth (interleaved runs in one process).
 - Earlier: the tool catalogue's schemas built once, hot statements built once, audit data
   encoded once, the session row written only when it changes, no pre-ping or pool-reset round
   trips, uvloop and httptools, acknowledged webhooks answered off the request.
 
 Left, measured or estimated, not done:
+- **What the share target asks**: 25 % of bare's requests per second means a request at no
+  more than four times bare's CPU (table "CPU per request"). FastAPI's side of a request is
+  already about bare's whole cost, so the turn itself, store included, would have to fit in
+  about two more bare requests' worth: roughly half of its CPU today. No single change left
+  comes near that.
 - A C driver (mysqlclient) would cut the protocol's cost several-fold; the contract names PyMySQL.
 - History is read again each turn; messages are append-only, so a per-process cache keyed by
-  the newest message id would make it a one-row read.
+  the newest message id would make it a one-row read (the read is about a tenth of a turn).
+- `sys.setswitchinterval(0.005)` (Python's default) instead of 1 ms: about 4 % less CPU a turn
+  at 32 concurrent in one interleaved measurement; the shorter interval is there for the
+  webhook acknowledgements' p99.
+- A tool's output is encoded to JSON and decoded again to make it plain data and cap its size
+  (about 5 % of a turn listing 20 files); skipping the decode when nothing needed converting
+  would save most of it, at the price of handing the tool's own objects on.
 """
 
 
