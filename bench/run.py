@@ -505,8 +505,8 @@ Left, measured or estimated, not done:
 - **What the share target asks**: 25 % of bare's requests per second means a request at no
   more than four times bare's CPU (table "CPU per request"). FastAPI's side of a request is
   already about bare's whole cost, so the turn itself, store included, would have to fit in
-  about two more bare requests' worth: roughly half of its CPU today. No single change left
-  comes near that.
+  two to three bare requests' worth (about 1 ms here): roughly half of its CPU today. No
+  single change left comes near that.
 - A C driver (mysqlclient) would cut the protocol's cost several-fold; the contract names PyMySQL.
 - History is read again each turn; messages are append-only, so a per-process cache keyed by
   the newest message id would make it a one-row read (the read is about a tenth of a turn).
