@@ -22,7 +22,7 @@ from app.llm import ChatModel, build_model
 from app.planner.planner import Planner
 from app.ratelimit import RateLimits
 from app.schemas import AgentResponse
-from app.store.db import create_db_engine
+from app.store.db import create_db_engine, reader_for
 from app.texts import Texts
 from app.turn import Message, Turn
 
@@ -34,6 +34,7 @@ class Agent:
                  model: ChatModel | None = None, registry: ToolRegistry | None = None) -> None:
         self.settings = settings
         self.engine = engine or create_db_engine(settings.db_url)
+        self.reader = reader_for(self.engine)  # single-statement reads (the history)
         self.registry = registry or load_registry(settings.plugins_dir)
         metrics.KNOWN_TOOLS.update(self.registry.names())
         self.model = model or build_model(settings)

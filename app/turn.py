@@ -78,7 +78,7 @@ class Turn:
         if not agent.limits.tokens_left(self.budget_key):
             self.trail.add("budget_exceeded", budget="model_tokens")
             return self._fail(self.texts("budget_tokens", n=agent.settings.session_tokens_per_hour))
-        with agent.engine.connect() as conn:
+        with agent.reader.connect() as conn:
             facts, history = conversations.load_context(conn, self.msg.channel, self.msg.session_id,
                                                         agent.settings.history_turns, MAX_HISTORY_CHARS)
         self.session_known = facts is not None

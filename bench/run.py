@@ -365,8 +365,9 @@ def render(r: dict, seconds: int) -> str:
           for key, label in (("read_only", "read-only"), ("park", "park (a write plan)"),
                              ("confirm", "confirm"))),
         "",
-        "A read-only turn: the history with the session's facts (its read transaction is rolled back, not",
-        "left open); the two messages, the audit head moved, the audit events inserted, one commit.",
+        "A read-only turn: the history with the session's facts, read on an autocommit connection (the",
+        "statement is its own transaction: nothing to roll back); then the two messages, the audit head",
+        "moved and the audit events inserted, one commit.",
         "",
         "## Planner prompt size",
         "",
@@ -497,6 +498,9 @@ Done to get here (a read-only turn was 11 ms at concurrency 1 and 20 ms before t
   conversions) but run on PyMySQL's cursor inside SQLAlchemy's transaction
   (`app/store/direct.py`): skipping SQLAlchemy's per-statement execution machinery saved
   0.15-0.3 ms of CPU a turn, about a tenth (interleaved runs in one process).
+- **No ROLLBACK after the history read**: on MySQL/MariaDB the history is read from a small
+  pool of autocommit connections (`reader_for` in `app/store/db.py`), so a turn makes five
+  round trips, not six: 0.1-0.15 ms a turn in a side-by-side measurement of the read alone.
 - Earlier: the tool catalogue's schemas built once, hot statements built once, audit data
   encoded once, the session row written only when it changes, no pre-ping or pool-reset round
   trips, uvloop and httptools, acknowledged webhooks answered off the request.

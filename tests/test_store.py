@@ -7,7 +7,7 @@ import pytest
 
 from app import audit
 from app.store import conversations
-from app.store.db import create_db_engine
+from app.store.db import create_db_engine, reader_for
 from app.store.tables import utcnow
 from tests.conftest import rows
 
@@ -36,6 +36,36 @@ def test_a_read_sees_what_another_worker_wrote_since(backend, engine):
     finally:
         reader.dispose()
         writer.dispose()
+
+
+def test_the_history_read_leaves_no_transaction_open(backend, engine):
+    """The runtime reads history through `reader_for`: on MySQL an autocommit pool, so the
+    read ends with its statement and no ROLLBACK is sent; it must still never leave a
+    transaction (an old snapshot) open on a pooled connection."""
+    kind, url, _ = backend
+    main = create_db_engine(url)
+    reader = reader_for(main)
+    try:
+        _save(main, "r", "first")
+        with reader.connect() as conn:
+            conversations.load_context(conn, "web", "r", 6)
+            connection_id = conn.exec_driver_sql("SELECT CONNECTION_ID()").scalar() if kind == "mysql" else None
+        if kind == "mysql":
+            with main.connect() as probe:
+                still_open = probe.exec_driver_sql(
+                    "SELECT COUNT(*) FROM information_schema.INNODB_TRX WHERE trx_mysql_thread_id = %s",
+                    (connection_id,)).scalar()
+            assert reader is not main and still_open == 0
+        else:
+            assert reader is main  # a local file: the engine itself
+        _save(main, "r", "second")
+        with reader.connect() as conn:
+            facts, history = conversations.load_context(conn, "web", "r", 6)
+        assert facts == {"n": "second"} and len(history) == 4
+    finally:
+        if reader is not main:
+            reader.dispose()
+        main.dispose()
 
 
 def test_a_failed_statement_rolls_back_the_whole_turn(engine):
