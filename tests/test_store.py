@@ -3,6 +3,8 @@ transactions: they must commit, roll back and end their reads exactly as SQLAlch
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from app import audit
@@ -65,6 +67,41 @@ def test_the_history_read_leaves_no_transaction_open(backend, engine):
     finally:
         if reader is not main:
             reader.dispose()
+        main.dispose()
+
+
+def test_a_connection_the_server_dropped_fails_one_request_only(backend, engine):
+    """The hot statements bypass SQLAlchemy's error handling, so they must drop a dead
+    connection themselves, or every pooled connection killed with it fails a request."""
+    kind, url, _ = backend
+    if kind == "sqlite":
+        pytest.skip("a file has no connection to lose")
+    main = create_db_engine(url)
+    reader = reader_for(main)
+    try:
+        _save(main, "gone", "first")
+        for pool in (reader, main):
+            held = [pool.connect() for _ in range(2)]  # two idle connections in the pool
+            ids = [c.exec_driver_sql("SELECT CONNECTION_ID()").scalar() for c in held]
+            for c in held:
+                c.close()
+            with create_db_engine(url).connect() as killer:  # the server restarts, say
+                for connection_id in ids:
+                    killer.exec_driver_sql(f"KILL CONNECTION {int(connection_id)}")
+            time.sleep(0.2)  # the kill is asynchronous
+            failures = 0
+            for _ in range(4):
+                try:
+                    with pool.begin() as conn:
+                        conversations.load_context(conn, "web", "gone", 6)
+                        if pool is main:
+                            conversations.save_turn(conn, channel="web", session_id="gone", request_id="r2",
+                                                    user_text="again", assistant_text="re", facts=None)
+                except Exception:
+                    failures += 1
+            assert failures <= 1, f"{failures} requests failed on connections already known dead"
+    finally:
+        reader.dispose()
         main.dispose()
 
 

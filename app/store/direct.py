@@ -10,7 +10,8 @@ Everything that is not on every turn's path goes through SQLAlchemy as usual."""
 from __future__ import annotations
 
 import weakref
-from typing import Any, Callable, Iterable, Sequence
+from contextlib import contextmanager
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.sql import ClauseElement
@@ -53,36 +54,40 @@ class Direct:
         return form
 
     @staticmethod
-    def _cursor(conn: Connection):
+    @contextmanager
+    def _cursor(conn: Connection) -> Iterator[Any]:
         # Begun through SQLAlchemy, so the Connection ends the transaction (commit, or a
         # rollback when it closes) just as it would after a statement of its own.
         if not conn.in_transaction():
             conn.begin()
-        return conn.connection.cursor()
+        cursor = conn.connection.cursor()
+        try:
+            yield cursor
+        except conn.dialect.loaded_dbapi.Error as exc:
+            # What SQLAlchemy does when one of its own statements finds the connection gone
+            # (its handler is private): drop it, and the pool's idle connections with it,
+            # which went down with the server; otherwise each would fail a request in turn.
+            if conn.dialect.is_disconnect(exc, conn.connection.dbapi_connection, cursor):
+                conn.invalidate(exc)
+                conn.engine.dispose(close=False)
+            raise
+        finally:
+            cursor.close()
 
     def rows(self, conn: Connection, values: dict[str, Any]) -> list[tuple]:
         form = self._form(conn.dialect)
-        cursor = self._cursor(conn)
-        try:
+        with self._cursor(conn) as cursor:
             cursor.execute(form.sql, form.args(values))
             return list(cursor.fetchall())
-        finally:
-            cursor.close()
 
     def run(self, conn: Connection, values: dict[str, Any]) -> int:
         """Rows matched (MySQL dialects ask the server for matched, not changed, rows)."""
         form = self._form(conn.dialect)
-        cursor = self._cursor(conn)
-        try:
+        with self._cursor(conn) as cursor:
             cursor.execute(form.sql, form.args(values))
             return cursor.rowcount
-        finally:
-            cursor.close()
 
     def run_many(self, conn: Connection, rows: Iterable[dict[str, Any]]) -> None:
         form = self._form(conn.dialect)
-        cursor = self._cursor(conn)
-        try:
+        with self._cursor(conn) as cursor:
             cursor.executemany(form.sql, [form.args(row) for row in rows])
-        finally:
-            cursor.close()
