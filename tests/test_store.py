@@ -3,7 +3,9 @@ transactions: they must commit, roll back and end their reads exactly as SQLAlch
 
 from __future__ import annotations
 
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -123,3 +125,30 @@ def test_history_is_cut_and_ordered_oldest_first(engine):
         _, history = conversations.load_context(conn, "web", "long", 2, chars=10)
     assert history == [("user", "message 3 "), ("assistant", "re: messag"),
                        ("user", "message 4 "), ("assistant", "re: messag")]
+
+
+def test_first_turns_of_a_new_session_at_once_are_all_stored(backend, engine):
+    """Several first messages of one new session, stored at the same moment (a double send,
+    two workers): every turn is kept, one session row, and no deadlock turns one of them
+    into an error (an UPDATE that finds no row locks the gap the INSERTs then need)."""
+    _, url, _ = backend
+    workers = [create_db_engine(url) for _ in range(6)]
+    try:
+        for round_ in range(8):
+            session_id = f"new-{round_}"
+            start = threading.Barrier(len(workers))
+
+            def first_turn(worker, n):
+                start.wait()
+                with worker.begin() as conn:
+                    conversations.save_turn(conn, channel="web", session_id=session_id, request_id=f"r{n}",
+                                            user_text=f"hello {n}", assistant_text="hi",
+                                            facts={"n": n} if n % 2 else None)
+
+            with ThreadPoolExecutor(len(workers)) as pool:
+                list(pool.map(first_turn, workers, range(len(workers))))
+            assert len(rows(engine, "sessions", session_id=session_id)) == 1
+            assert len(rows(engine, "messages", session_id=session_id)) == 2 * len(workers)
+    finally:
+        for worker in workers:
+            worker.dispose()

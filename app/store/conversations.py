@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.mysql import insert as mysql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
 from app.store.direct import Direct
@@ -27,9 +29,33 @@ _CONTEXT = Direct(
     .order_by(messages.c.id.desc()).limit(sa.bindparam("n", type_=sa.Integer)))
 _ADD_MESSAGES = Direct(sa.insert(messages),
                        keys=("channel", "session_id", "request_id", "role", "content", "created_at"))
-_TOUCH = sa.update(sessions).where(*_SESSION).values(updated_at=sa.bindparam("now"))
 _SET_FACTS = sa.update(sessions).where(*_SESSION).values(updated_at=sa.bindparam("now"),
                                                           facts=sa.bindparam("new_facts", type_=sa.JSON))
+
+
+def _upserts(insert, on_conflict) -> dict[bool, sa.Insert]:
+    """Create the session or, when a concurrent turn just did, touch it (and set its facts):
+    one statement. An UPDATE that finds no row first would lock the gap where the row
+    belongs, and two first turns of one session then deadlock on their INSERTs."""
+    now = sa.bindparam("now")
+    new = insert(sessions).values(channel=sa.bindparam("ch"), session_id=sa.bindparam("sid"),
+                                  facts=sa.bindparam("new_facts", type_=sa.JSON), created_at=now, updated_at=now)
+    return {with_facts: on_conflict(new, with_facts) for with_facts in (False, True)}
+
+
+def _mysql(new, with_facts: bool):
+    return new.on_duplicate_key_update(updated_at=new.inserted.updated_at,
+                                       **({"facts": new.inserted.facts} if with_facts else {}))
+
+
+def _sqlite(new, with_facts: bool):
+    return new.on_conflict_do_update(
+        index_elements=[sessions.c.channel, sessions.c.session_id],
+        set_={"updated_at": new.excluded.updated_at, **({"facts": new.excluded.facts} if with_facts else {})})
+
+
+_UPSERT = {"mysql": _upserts(mysql_insert, _mysql), "mariadb": _upserts(mysql_insert, _mysql),
+           "sqlite": _upserts(sqlite_insert, _sqlite)}
 
 
 def load_context(conn: Connection, channel: str, session_id: str, turns: int,
@@ -60,13 +86,9 @@ def save_turn(conn: Connection, *, channel: str, session_id: str, request_id: st
     ])
     if known and facts is None:
         return
-    statement = _TOUCH if facts is None else _SET_FACTS
-    params = {"ch": channel, "sid": session_id, "now": now, "new_facts": facts}
-    if conn.execute(statement, params).rowcount:
+    params = {"ch": channel, "sid": session_id, "now": now, "new_facts": facts if facts is not None else {}}
+    # A session known to exist is updated in place (its row is locked, not a gap); a
+    # new one, or one removed by hand meanwhile, is created or touched by the upsert.
+    if known and conn.execute(_SET_FACTS, params).rowcount:
         return
-    try:
-        with conn.begin_nested():
-            conn.execute(sa.insert(sessions).values(channel=channel, session_id=session_id,
-                                                    facts=facts or {}, created_at=now, updated_at=now))
-    except sa.exc.IntegrityError:  # created by a concurrent turn of the same session
-        conn.execute(statement, params)
+    conn.execute(_UPSERT[conn.dialect.name][facts is not None], params)
