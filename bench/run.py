@@ -44,6 +44,7 @@ def start(argv: list[str], port: int) -> subprocess.Popen:
     # Output to a file: a pipe nobody reads fills up and blocks the server's logging.
     log = open(Path(tempfile.gettempdir()) / f"llm-planner-bench-{port}.log", "w")
     proc = subprocess.Popen(argv, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    proc.log_path = Path(log.name)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -84,12 +85,20 @@ def local_database_process() -> psutil.Process | None:
     return None
 
 
+def logged_errors(server: subprocess.Popen) -> int:
+    """Lines the server logged at ERROR (a turn that failed inside still answers 200)."""
+    with open(server.log_path, encoding="utf-8", errors="replace") as log:
+        return sum('"level": "ERROR"' in line for line in log)
+
+
 def wrk(script: str, port: int, connections: int, seconds: int, env: dict | None = None,
-        watch: dict[str, psutil.Process | None] | None = None) -> dict:
-    """wrk's figures; with `watch`, also the CPU each watched process spent per request."""
+        watch: dict[str, psutil.Process | None] | None = None, server: subprocess.Popen | None = None) -> dict:
+    """wrk's figures; with `watch`, also the CPU each watched process spent per request;
+    with `server`, the errors it logged meanwhile."""
     print(f"  wrk {script} c={connections} {seconds}s", flush=True)
     watch = {name: p for name, p in (watch or {}).items() if p is not None}
     before = {name: cpu_seconds(p) for name, p in watch.items()}
+    errors_before = logged_errors(server) if server else 0
     out = subprocess.run(
         ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "-s", str(LUA / script),
          f"http://127.0.0.1:{port}"],
@@ -98,6 +107,9 @@ def wrk(script: str, port: int, connections: int, seconds: int, env: dict | None
     spent = {name: cpu_seconds(p) - before[name] for name, p in watch.items()}
     line = next(l for l in out.stdout.splitlines() if l.startswith("BENCH "))
     data = json.loads(line[6:])
+    if server:
+        time.sleep(0.5)  # the last lines reach the file
+        data["server_errors"] = logged_errors(server) - errors_before
     if watch:
         data["cpu_ms"] = {name: used * 1000 / max(data["requests"], 1) for name, used in spent.items()}
     data["rps"] = data["requests"] / (data["duration_us"] / 1e6)
@@ -206,8 +218,8 @@ def main() -> None:
         for c in (1, 8, 32):
             if c != 8:
                 results["bare"][c] = wrk("bare.lua", bare_port, c, args.seconds, watch=watch_bare)
-            results["read"][c] = wrk("read.lua", port, c, args.seconds, watch=watch)
-        results["park_confirm"] = {c: wrk("park_confirm.lua", port, c, args.seconds, watch=watch)
+            results["read"][c] = wrk("read.lua", port, c, args.seconds, watch=watch, server=server)
+        results["park_confirm"] = {c: wrk("park_confirm.lua", port, c, args.seconds, watch=watch, server=server)
                                    for c in (1, 8, 32)}
         bodies = work / "deliveries.lua"
         signed_deliveries(120 * args.seconds + 1000, bodies)
@@ -215,7 +227,7 @@ def main() -> None:
             env={"BENCH_BODIES": str(bodies), "BENCH_RATE": "100"})
         time.sleep(2)
         # Past the warm-up's deliveries: a replayed one would only measure the duplicate path.
-        results["webhook"] = wrk("webhook.lua", port, 10, args.seconds,
+        results["webhook"] = wrk("webhook.lua", port, 10, args.seconds, server=server,
                                  env={"BENCH_BODIES": str(bodies), "BENCH_RATE": "100",
                                       "BENCH_THREAD_OFFSET": "600"})
         time.sleep(2)  # let the acknowledged deliveries finish in the background
@@ -239,7 +251,7 @@ def main() -> None:
         wrk("bare.lua", bare_port, 4, 2)
         wrk("read.lua", port, 8, 3)
         results["bare"]["32_2_workers"] = wrk("bare.lua", bare_port, 32, args.seconds)
-        results["read_2_workers"] = wrk("read.lua", port, 32, args.seconds)
+        results["read_2_workers"] = wrk("read.lua", port, 32, args.seconds, server=server)
     finally:
         stop(server)
         stop(bare)
@@ -300,17 +312,19 @@ def render(r: dict, seconds: int) -> str:
         "",
         f"## Turn overhead over HTTP (MariaDB store, {seconds} s per row)",
         "",
-        "| flow | concurrency | p50 ms | p90 ms | p99 ms | req/s | errors |",
+        "| flow | concurrency | p50 ms | p90 ms | p99 ms | req/s | errors: HTTP / server log |",
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for flow, key in (("read-only plan (one list_dir)", "read"), ("park + confirm (write_file)", "park_confirm")):
         for c, d in r[key].items():
             lines.append(f"| {flow} | {c} | {d['p50_ms']:.2f} | {d['p90_ms']:.2f} | {d['p99_ms']:.2f} | "
-                         f"{d['rps']:.0f} | {d['errors']} |")
+                         f"{d['rps']:.0f} | {d['errors']} / {d.get('server_errors', '-')} |")
     lines += [
         "",
         "Park + confirm alternates a write plan and its `confirm <token>` in one session per run; a",
-        "pair is two requests, so pairs per second are half the req/s.",
+        "pair is two requests, so pairs per second are half the req/s. Errors: wrk's (no answer or",
+        "not 2xx), and the lines the server logged at ERROR meanwhile (a turn that fails inside is",
+        "still answered, with `status: \"error\"`).",
         "",
         "## The ceiling: bare FastAPI on the same server and load generator",
         "",
@@ -332,6 +346,7 @@ def render(r: dict, seconds: int) -> str:
         "before the `/agent` figure it is compared with, so the machine's drift falls on both alike.",
         "Two workers (`llm-planner serve --workers 2`) on two cores that also run MariaDB and wrk:",
         "confirmations, dedupe, the audit chain and (with Redis) rate limits hold across workers.",
+        f"Errors logged by the two-worker server during its run: {r['read_2_workers'].get('server_errors', '-')}.",
     ]
     lines += cpu_section(r)
     p = r["prompt"]
@@ -390,7 +405,7 @@ def render(r: dict, seconds: int) -> str:
         "Signed WhatsApp Cloud API deliveries, each with its own message id, sent over 10 connections on a",
         f"fixed schedule of 100 a second ({hook['rps']:.0f} measured; `bench/lua/webhook.lua`). Each is checked, stored under its",
         "unique key (the dedupe) and acknowledged; its turn runs after the answer, in the same process.",
-        f"p50 {hook['p50_ms']:.2f} ms, p90 {hook['p90_ms']:.2f} ms, p99 {hook['p99_ms']:.2f} ms, errors {hook['errors']}.",
+        f"p50 {hook['p50_ms']:.2f} ms, p90 {hook['p90_ms']:.2f} ms, p99 {hook['p99_ms']:.2f} ms, errors {hook['errors']} (HTTP) / {hook.get('server_errors', '-')} (server log).",
         "",
     ]
     return "\n".join(lines) + profile_notes(r)
