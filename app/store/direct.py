@@ -2,7 +2,7 @@
 
 SQLAlchemy Core still writes them, compiles them (once per dialect) and converts their
 values with the columns' own types; only the execution skips its per-statement machinery
-(execution context, compiled-cache lookup, result wrapping): about a fifth of a read-only
+(execution context, compiled-cache lookup, result wrapping): about a tenth of a read-only
 turn's CPU here (BENCHMARKS.md). They run inside the caller's SQLAlchemy transaction, on
 its connection, so commit, rollback and the pool behave exactly as for any statement.
 Everything that is not on every turn's path goes through SQLAlchemy as usual."""
