@@ -7,7 +7,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
-from app.audit import AuditTrail
+from app.audit import AuditTrail, writing
 from app.confirmations import ConfirmError
 from app.executor.run import Prepared
 from app.llm.base import ModelNotConfigured, ModelUnavailable
@@ -146,7 +146,7 @@ class Turn:
     def _resolve(self, action: str, token: str) -> None:
         agent, msg = self.agent, self.msg
         try:
-            with agent.engine.begin() as conn:
+            with writing(agent.engine) as conn:
                 if action == "confirm":
                     parked = agent.confirmations.consume(conn, token, channel=msg.channel,
                                                          session_id=msg.session_id)
@@ -236,7 +236,7 @@ class Turn:
         agent, msg = self.agent, self.msg
         confirmations: list[Confirmation] = []
         try:
-            with agent.engine.begin() as conn:
+            with writing(agent.engine) as conn:
                 for prepared, preview in self.to_park:
                     issued = agent.confirmations.issue(
                         conn, request_id=msg.request_id, channel=msg.channel, session_id=msg.session_id,

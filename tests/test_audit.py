@@ -32,6 +32,33 @@ def test_chain_is_intact_after_concurrent_writers(make_client, model, engine, tu
     assert broken is None and checked == len(rows(engine, "audit_events")) >= 24 * 5
 
 
+def test_one_process_finds_the_head_where_it_left_it(make_client, model, engine):
+    """Concurrent turns of one process append one at a time, so each moves the head from
+    where the last left it, without reading it back under the lock (the fallback the guess
+    saves). Without that, two turns in five at 32 concurrent requests took the fallback."""
+    client = make_client(turn_concurrency=4)
+    model.steps.clear()
+    model.repeat_last = True
+    model.push(plan("hi", ("list_dir", {})))
+    chat(client, "warm up", session_id="w")  # this process's first append knows no head yet
+    head_reads = []
+
+    def count_head_reads(conn, cursor, statement, *rest):
+        if statement.lstrip().startswith("SELECT audit_head.last_hash"):
+            head_reads.append(statement)
+
+    sa.event.listen(engine, "before_cursor_execute", count_head_reads)
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(lambda i: chat(client, f"q{i}", session_id=f"c{i % 4}"), range(32)))
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", count_head_reads)
+    assert all(a["status"] == "success" for a in answers)
+    assert head_reads == []
+    checked, broken = verify(engine)
+    assert broken is None and checked == len(rows(engine, "audit_events"))
+
+
 def test_chain_holds_with_several_workers_writing(backend, engine):
     """Workers are processes with their own engines: each one's guess of the head goes stale
     whenever another writes, and a write rolled back leaves a guess that never committed."""
