@@ -152,3 +152,62 @@ def test_first_turns_of_a_new_session_at_once_are_all_stored(backend, engine):
     finally:
         for worker in workers:
             worker.dispose()
+
+
+NASTY = ["'); DROP TABLE messages; --", 'say "hi"', "back\\slash\\", "nul\0byte", "ctrl-z\x1a",
+         "lines\r\nand\n", "\\'", "\\\"", "é中文🙂", '{"a": "b\\"c"}', "%s %(x)s", ""]
+
+
+def test_strings_are_escaped_exactly_as_pymysql_escapes_them():
+    import random
+
+    from pymysql.converters import escape_string as pymysql_escape
+
+    from app.store.escaping import escape_string
+    samples = [*NASTY, "".join(chr(c) for c in range(256)), "".join(chr(c) for c in range(0x2000, 0x2100))]
+    rng = random.Random(7)
+    alphabet = "\0\n\r\x1a'\"\\ab%é🙂"
+    samples += ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40))) for _ in range(2000)]
+    for text in samples:
+        assert escape_string(text) == pymysql_escape(text), repr(text)
+
+
+def test_any_text_is_stored_as_given_and_runs_nothing(backend, engine):
+    """Messages and audit rows go through the driver's escaping (ours on PyMySQL): an
+    injection attempt is stored as text, and the tables are all still there. Under the
+    server's NO_BACKSLASH_ESCAPES mode PyMySQL's own escaping is used, and holds as well."""
+    kind, url, _ = backend
+    for no_backslash_escapes in [False, True] if kind == "mysql" else [False]:
+        _store_and_read_back(engine, url, kind, no_backslash_escapes)
+
+
+def _store_and_read_back(engine, url: str, kind: str, no_backslash_escapes: bool) -> None:
+    from pymysql.constants import SERVER_STATUS
+    tag = f"nasty-{int(no_backslash_escapes)}"
+    writer = create_db_engine(url)
+    try:
+        with writer.begin() as conn:
+            if no_backslash_escapes:
+                conn.exec_driver_sql("SET SESSION sql_mode = CONCAT(@@sql_mode, ',NO_BACKSLASH_ESCAPES')")
+                assert conn.connection.dbapi_connection.server_status & \
+                    SERVER_STATUS.SERVER_STATUS_NO_BACKSLASH_ESCAPES
+            for n, text in enumerate(NASTY):
+                conversations.save_turn(conn, channel="web", session_id=f"{tag}-{n}", request_id="r1",
+                                        user_text=text, assistant_text=text + "!", facts={"t": text})
+            trail = audit.AuditTrail("r1", "web", tag)
+            for text in NASTY:
+                trail.add("request", text=text)
+            trail.flush(conn)
+            if no_backslash_escapes:
+                conn.exec_driver_sql("SET SESSION sql_mode = REPLACE(@@sql_mode, 'NO_BACKSLASH_ESCAPES', '')")
+        for n, text in enumerate(NASTY):
+            with engine.connect() as conn:
+                facts, history = conversations.load_context(conn, "web", f"{tag}-{n}", 6)
+            assert facts == {"t": text}
+            if kind == "sqlite" and "\0" in text:
+                continue  # SQLite's substr() (the history's cut) stops at a NUL character
+            assert history == [("user", text), ("assistant", text + "!")]
+        assert [r["data"]["text"] for r in rows(engine, "audit_events", session_id=tag)] == NASTY
+        assert audit.verify(engine)[1] is None
+    finally:
+        writer.dispose()

@@ -25,10 +25,12 @@ def create_db_engine(url: str) -> Engine:
     # out twice. Every use of a connection here ends its own transaction (engine.begin()
     # commits or rolls back; a closed Connection rolls back what it began), and a dropped
     # connection invalidates the pool on its first error, so one request fails, not many.
-    return sa.create_engine(
+    engine = sa.create_engine(
         url, pool_pre_ping=False, pool_reset_on_return=None, pool_recycle=1800,
         pool_size=10, max_overflow=20,
     )
+    _use_fast_escaping(engine)
+    return engine
 
 
 def reader_for(engine: Engine) -> Engine:
@@ -45,7 +47,18 @@ def reader_for(engine: Engine) -> Engine:
             # Turns read inside their TURN_CONCURRENCY slot: a couple of connections are kept,
             # more are opened when a larger setting asks for them, and closed again after.
             pool_pre_ping=False, pool_reset_on_return=None, pool_recycle=1800, pool_size=2, max_overflow=30)
+        _use_fast_escaping(reader)
     return reader
+
+
+def _use_fast_escaping(engine: Engine) -> None:
+    if engine.dialect.driver == "pymysql":
+        sa.event.listen(engine, "do_connect", _pymysql_connect)
+
+
+def _pymysql_connect(dialect, _record, cargs, cparams):
+    from app.store.escaping import Connection
+    return Connection(*cargs, **cparams)
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
