@@ -50,10 +50,16 @@ def quoted(data) -> str:
     return json.dumps(data, ensure_ascii=False).replace("<", "\\u003c")
 
 
+@lru_cache(maxsize=2048)
+def _shown(text: str) -> str:
+    # Each turn shows the session's last exchanges again: the same texts, masked once.
+    return mask_tokens(text[:MAX_HISTORY_CHARS])
+
+
 def history_block(history: list[tuple[str, str]]) -> str:
     if not history:
         return "(this is the first message)"
-    turns = [{"from": role, "text": mask_tokens(text[:MAX_HISTORY_CHARS])} for role, text in history]
+    turns = [{"from": role, "text": _shown(text)} for role, text in history]
     return f"<conversation>\n{quoted(turns)}\n</conversation>"
 
 
