@@ -25,8 +25,13 @@ MAX_FIELD_CHARS = 80000
 GENESIS = "0" * 64
 
 
+# One encoder, kept: json.dumps with options builds a new one on every call, and a turn
+# encodes about a dozen times.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
 def canonical(data: Any) -> str:
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return _CANONICAL.encode(data)
 
 
 def _encoded(data: dict[str, Any]) -> str:
