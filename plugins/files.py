@@ -32,12 +32,14 @@ def list_dir(args: ListDirArgs, ctx: ToolContext) -> dict:
     folder = ctx.workspace.resolve(args.path)
     if not folder.is_dir():
         raise ToolError(f"{args.path!r} is not a folder")
+    with os.scandir(folder) as found:
+        listed = sorted(found, key=lambda e: e.name)
     entries = []
-    for entry in sorted(os.scandir(folder), key=lambda e: e.name)[:MAX_ENTRIES]:
+    for entry in listed[:MAX_ENTRIES]:
         kind = "symlink" if entry.is_symlink() else "dir" if entry.is_dir() else "file"
         size = entry.stat(follow_symlinks=False).st_size if kind == "file" else None
         entries.append({"name": entry.name, "type": kind, "size": size})
-    total = len(os.listdir(folder))
+    total = len(listed)
     return {"path": ctx.workspace.relative(folder), "entries": entries, "count": total,
             "truncated": total > MAX_ENTRIES}
 
