@@ -13,7 +13,7 @@ import uvicorn
 from app.config import Settings
 from app.llm.scripted import ScriptedModel
 from app.logs import configure as configure_logging
-from app.main import create_app, tune_process
+from app.main import create_app
 
 _paths = itertools.count()
 
@@ -37,7 +37,6 @@ def build(db_url: str, workspace: str, data_dir: str):
     configure_logging(settings)
     # The webhook run has no Graph token: every reply attempt would log a warning.
     logging.getLogger("llm_planner.agent").setLevel(logging.ERROR)
-    tune_process()
     return create_app(settings, model=ScriptedModel(plan_for, repeat_last=True, record=False), serving=True)
 
 
