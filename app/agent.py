@@ -55,6 +55,8 @@ class Agent:
         # Acknowledged deliveries are answered here, off the request: the connection that
         # brought one is free for the next at once. Stored first, so a crash loses nothing.
         self.background = ThreadPoolExecutor(max_workers=4, thread_name_prefix="inbox")
+        # Where HTTP routes run their turns (app.deps.off_loop): as many as AnyIO's default.
+        self.request_threads = ThreadPoolExecutor(max_workers=40, thread_name_prefix="request")
         self._running: set[Future] = set()
 
     def tools_for(self, channel: str) -> ToolRegistry:

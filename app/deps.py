@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import hmac
-from typing import Annotated
+from typing import Annotated, Callable, TypeVar
 
 from fastapi import Depends, HTTPException, Request, Response
 from pydantic import BaseModel
@@ -13,6 +15,8 @@ from app.agent import Agent
 from app.audit import record
 from app.ratelimit import key_scope
 
+T = TypeVar("T")
+
 
 # Trivial dependencies are `async def`: FastAPI runs a plain `def` dependency on a worker
 # thread, and each such hand-off cost a turn measurable time (BENCHMARKS.md).
@@ -21,6 +25,14 @@ async def get_agent(request: Request) -> Agent:
 
 
 AgentDep = Annotated[Agent, Depends(get_agent)]
+
+
+async def off_loop(agent: Agent, func: Callable[..., T], *args) -> T:
+    """Run blocking work (a turn, with its store calls) on the runtime's request threads,
+    in this request's context (its request id). A plain executor hand-off: Starlette's
+    threadpool (AnyIO) cost about 0.15 ms more CPU a request here (BENCHMARKS.md)."""
+    context = contextvars.copy_context()
+    return await asyncio.get_running_loop().run_in_executor(agent.request_threads, context.run, func, *args)
 
 
 def key_passes(request: Request, expected: str | None, *, required: bool, header: str = "x-api-key") -> bool:

@@ -130,6 +130,18 @@ def test_refusals_before_a_turn_carry_the_request_id(make_client, engine):
     assert len(ids) == 3 and ids <= recorded
 
 
+def test_a_refusal_on_the_turn_thread_carries_the_request_id(make_client, model, engine):
+    """The rate limit is checked on the thread that runs the turn: the refusal's audit row
+    still carries the id the response names."""
+    client = make_client(rate_limit_enabled=True, rate_limit_requests=1)
+    model.push(plan("ok"))
+    assert client.post("/agent", json={"message": "hi", "session_id": "a"}).status_code == 200
+    refused = client.post("/agent", json={"message": "hi", "session_id": "a"})
+    assert refused.status_code == 429 and len(model.calls) == 1
+    [event] = rows(engine, "audit_events", kind="rate_limited")
+    assert event["request_id"] == refused.headers["x-request-id"]
+
+
 def test_malformed_content_length_is_400_and_audited(client, model, engine):
     response = client.post("/agent", content=b'{"message": "hi", "session_id": "a"}',
                            headers={"content-type": "application/json", "content-length": "ten"})

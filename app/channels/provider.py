@@ -11,7 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from app.audit import record
 from app.channels.inbound import handle_delivery, still_processing
 from app.channels.signatures import SignatureError, verify_standard_webhook
-from app.deps import AgentDep, enforce_rate
+from app.agent import Agent
+from app.deps import AgentDep, enforce_rate, off_loop
 
 router = APIRouter(tags=["channels"])
 
@@ -46,8 +47,12 @@ async def provider_inbound(request: Request, response: Response, agent: AgentDep
     if not message_id:
         raise RequestValidationError([{"loc": ("body", "message_id"), "type": "missing",
                                        "msg": "message_id (or a webhook-id header) is required"}])
-    await run_in_threadpool(enforce_rate, request, response, agent, [("session", f"provider:{body.sender}")])
-    answer = await run_in_threadpool(handle_delivery, agent, "provider", message_id, body.sender, body.text)
+    answer = await off_loop(agent, _deliver, agent, request, response, message_id, body)
     if answer is None:
         return JSONResponse(still_processing(), status_code=503, headers={"Retry-After": "5"})
     return answer
+
+
+def _deliver(agent: Agent, request: Request, response: Response, message_id: str, body: InboundMessage):
+    enforce_rate(request, response, agent, [("session", f"provider:{body.sender}")])
+    return handle_delivery(agent, "provider", message_id, body.sender, body.text)

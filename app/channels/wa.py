@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from app.deps import AgentDep, check_key, enforce_rate, json_reply
+from app.agent import Agent
+from app.deps import AgentDep, check_key, enforce_rate, json_reply, off_loop
 from app.schemas import AgentResponse, ChatRequest
 from app.turn import Message
 
@@ -12,7 +13,11 @@ router = APIRouter(tags=["channels"])
 
 
 @router.post("/wa/agent", response_model=AgentResponse)
-def wa_agent(body: ChatRequest, request: Request, response: Response, agent: AgentDep) -> Response:
+async def wa_agent(body: ChatRequest, request: Request, response: Response, agent: AgentDep) -> Response:
+    return await off_loop(agent, _turn, agent, body, request, response)
+
+
+def _turn(agent: Agent, body: ChatRequest, request: Request, response: Response) -> Response:
     check_key(request, agent, agent.settings.internal_api_key, name="INTERNAL_API_KEY", required=True)
     # One gateway speaks for every phone: the limit is per phone number, not per address.
     enforce_rate(request, response, agent, [("session", f"wa:{body.session_id}")])
