@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from app.agent import Agent
 from app.audit import record
 from app.channels.signatures import SignatureError, verify_meta
-from app.deps import AgentDep
+from app.deps import AgentDep, off_loop
 
 router = APIRouter(tags=["channels"])
 
@@ -105,7 +105,7 @@ async def meta_inbound(request: Request, agent: AgentDep) -> dict:
         payload = MetaWebhook.model_validate_json(raw)
     except ValidationError as exc:
         raise RequestValidationError(exc.errors(include_url=False, include_input=False)) from None
-    return await run_in_threadpool(_accept_all, agent, payload)
+    return await off_loop(agent, _accept_all, agent, payload)
 
 
 def _accept_all(agent: Agent, payload: MetaWebhook) -> dict:
