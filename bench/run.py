@@ -251,7 +251,8 @@ def main() -> None:
         wrk("bare.lua", bare_port, 4, 2)
         wrk("read.lua", port, 8, 3)
         results["bare"]["32_2_workers"] = wrk("bare.lua", bare_port, 32, args.seconds)
-        results["read_2_workers"] = wrk("read.lua", port, 32, args.seconds, server=server)
+        results["read_2_workers"] = wrk("read.lua", port, 32, args.seconds, server=server,
+                                        watch={"server": psutil.Process(server.pid)})
     finally:
         stop(server)
         stop(bare)
@@ -464,31 +465,37 @@ def profile_notes(r: dict) -> str:
     return f"""
 ## Where the time goes, and what is left
 
-Profiled by hand (not by this script): py-spy and cProfile on `Agent.handle` looping in one
-process against MariaDB with the benchmark's 20-file workspace, and cProfile on the server's
-event-loop thread under wrk.
+Profiled by hand (not by this script): CPU time per stage (`time.thread_time` around each
+step) of `Agent.handle` looping in one process against MariaDB with the benchmark's 20-file
+workspace; per-thread CPU of the server under wrk (from `/proc`); py-spy and cProfile.
 
-- **Inside a read-only turn** (about three quarters of a request at concurrency 1; in one
-  process 2.3-2.8 ms of wall time of which 1.4-1.8 ms CPU, the rest waiting on MariaDB): a
-  little over half of the samples are the store: PyMySQL speaking MySQL's protocol in pure
-  Python (escaping the two messages and five audit rows, reading the history rows), the
-  transaction's begin, commit and close, and the waits on the server (its own work, about
-  0.65 ms of MariaDB CPU a turn, and the log flush at each commit,
-  `innodb_flush_log_at_trx_commit=1` as shipped). JSON encoding (the audit events, the tool's
-  output) about a tenth, the prompt (quoting the history, masking tokens in it) about 6 %, the
-  tool (a hand-off to its thread, with a timeout) about 8 %, the audit chain's hashing about 4 %.
+- **Inside a read-only turn** (in one process about 2.2 ms of CPU and 4 ms of wall time in a
+  slow spell of this machine, the rest waiting on MariaDB): the store is about 45 % of the CPU:
+  PyMySQL speaking MySQL's protocol in pure Python for the history read (0.28 ms), the two
+  messages (0.2 ms), the audit head (0.11 ms), the five audit rows (0.3 ms) and the commit
+  (0.09 ms); each statement costs about 30 µs more than the same SQL sent bare, for escaping
+  its values and the cursor. Then the planner with its prompt (0.28 ms), the audit events'
+  encoding (0.17 ms) and hashing (0.09 ms), the tool's hand-off to its thread with a timeout
+  (0.17 ms) and the tool itself on that thread (0.28 ms for `list_dir` of 22 entries: a
+  `stat` each), the log line (0.1 ms). MariaDB's own work, about {cpu(r['read'][1], 'database')} of its CPU a request,
+  and the log flush at each commit (`innodb_flush_log_at_trx_commit=1` as shipped) are
+  waits on the request's path.
 - **Outside the turn**: uvicorn, FastAPI's routing, middleware, dependencies and body model, one
-  hand-off to a worker thread and back, the JSON answer. Calling the ASGI apps directly in one
-  process: bare 0.36-0.42 ms of CPU a request, `/agent` with its turn replaced by a ready answer
-  0.32-0.52 ms. Under wrk at concurrency 1 the event loop spent 0.4-0.55 ms before the route's
-  thread started and about 0.2 ms after it ended. Checking the API key in the route instead of a
-  dependency saved about 0.04 ms, but would validate an unauthenticated caller's body first: not
-  done.
+  hand-off to a thread and back, the JSON answer. With the turn replaced by a ready answer
+  the server spent 0.51 ms on its event loop and 0.13 ms on the turn's thread a request, about
+  bare FastAPI's 0.5 ms. At concurrency 1 the same code costs more when the process idles
+  between requests (a turn's waits): with a 3 ms sleep in place of the turn the event loop's
+  share rose from 0.48 to 0.80 ms a request (presumably caches gone cold meanwhile); bare
+  FastAPI never idles under wrk. Checking the API key in the route instead of a dependency
+  saved about 0.04 ms, but would validate an unauthenticated caller's body first: not done.
 - **Throughput** is CPU-bound: one process works on one core at a time (the GIL). A read-only
   request cost the server {cpu(r['read'][1])} of CPU at concurrency 1 and {cpu(r['read'][32])} at 32
   (bare FastAPI: {cpu(r['bare'][32])}), and MariaDB {cpu(r['read'][32], 'database')} more (table "CPU per request").
   More concurrency only queues. A second worker changed throughput by {r['read_2_workers']['rps'] / r['read'][32]['rps'] - 1:+.0%} in this run (bare FastAPI, with no
-  database: {r['bare']['32_2_workers']['rps'] / r['bare'][32]['rps'] - 1:+.0%}): the two cores also run MariaDB and wrk.
+  database: {r['bare']['32_2_workers']['rps'] / r['bare'][32]['rps'] - 1:+.0%}): the two cores also run MariaDB and wrk, and a request cost the two
+  workers {cpu(r['read_2_workers'])} of CPU against one worker's {cpu(r['read'][32])}: two busy processes on this machine's
+  two virtual cores each run slower than one alone (in an earlier run a second worker
+  added 101 %).
 - **This machine**: the issue's reference measured bare FastAPI at about 0.2 ms and 5,000 req/s;
   this run measured it at {bare1['p50_ms']:.2f} ms and {r['bare'][32]['rps']:,.0f} req/s, and its speed varies by
   up to half between minutes{previous_run(r)} Compare figures from one run, as the tables do. The
@@ -501,7 +508,17 @@ Done to get here (a read-only turn was 11 ms at concurrency 1 and 20 ms before t
   which takes the lock and checks the guess at once, so it need not be read first (another
   worker's write makes the guess fail, and the head is then read under the lock).
 - **Thread hand-offs**: FastAPI ran each plain-`def` dependency and the response-model check on
-  a worker thread, four hand-offs a request; now one.
+  a worker thread, four hand-offs a request; now one, and on a plain `ThreadPoolExecutor`
+  (`off_loop` in `app/deps.py`) instead of Starlette's threadpool (AnyIO): interleaved over
+  HTTP, a read-only request's server CPU went from 4.5 to 3.45 ms at concurrency 1 (p50 6.4
+  to 4.7 ms) and from 4.8 to 4.15 ms at 32.
+- **GIL switch interval**: back to Python's 5 ms from 1 ms: 12 % less CPU a request at 32
+  concurrent (5.17 to 4.57 ms, interleaved), the webhook acknowledgement's p99 unchanged.
+- **String escaping**: PyMySQL escapes with `str.translate`, whose fast path gives up at the
+  first quote, and every audit event is JSON; escaping by `str.replace` (`app/store/escaping.py`,
+  the same output) costs a quarter of it (36 to 8 µs a kilobyte).
+- **Repeated work**: the history's token mask is cached per text (each turn shows the last
+  exchanges again); one canonical JSON encoder is kept instead of one built per call.
 - **GIL contention**: under 32 concurrent requests each turn cost about twice its lone CPU;
   `TURN_CONCURRENCY` (2) bounds the turns computing at once, never the ones waiting on the
   model or a tool, and cut the p99 at 32 concurrent by about a third.
@@ -528,17 +545,19 @@ Left, measured or estimated, not done:
 - **What the share target asks**: 25 % of bare's requests per second means a request at no
   more than four times bare's CPU (table "CPU per request"). FastAPI's side of a request is
   already about bare's whole cost, so the turn itself, store included, would have to fit in
-  two to three bare requests' worth (about 1 ms here): roughly half of its CPU today. No
+  two to three bare requests' worth (about 1-1.5 ms here): roughly half of its CPU today. No
   single change left comes near that.
 - A C driver (mysqlclient) would cut the protocol's cost several-fold; the contract names PyMySQL.
-- History is read again each turn; messages are append-only, so a per-process cache keyed by
-  the newest message id would make it a one-row read (the read is about a tenth of a turn).
-- `sys.setswitchinterval(0.005)` (Python's default) instead of 1 ms: about 4 % less CPU a turn
-  at 32 concurrent in one interleaved measurement; the shorter interval is there for the
-  webhook acknowledgements' p99.
-- A tool's output is encoded to JSON and decoded again to make it plain data and cap its size
-  (about 5 % of a turn listing 20 files); skipping the decode when nothing needed converting
-  would save most of it, at the price of handing the tool's own objects on.
+- The turn's writes make four round trips (messages, audit head, audit rows, commit); sent as
+  one multi-statement batch they would make one or two, about 0.2-0.4 ms less wall time at
+  concurrency 1. It needs `CLIENT.MULTI_STATEMENTS` on the writing connections, which gives up
+  MySQL's refusal of stacked queries for every statement on them: not done.
+- History is read again each turn. A per-process cache keyed by the newest message id would
+  make it a one-row read (about an eighth of a turn), but with several workers message ids can
+  commit out of order, and a cached history could then miss another worker's message.
+- A tool's output is encoded to JSON and decoded again to make it plain data and cap its size;
+  skipping the decode when nothing needed converting would save about 10-15 µs a turn here, at
+  the price of handing the tool's own objects on.
 """
 
 
