@@ -29,8 +29,9 @@ AgentDep = Annotated[Agent, Depends(get_agent)]
 
 async def off_loop(agent: Agent, func: Callable[..., T], *args) -> T:
     """Run blocking work (a turn, with its store calls) on the runtime's request threads,
-    in this request's context (its request id). A plain executor hand-off: Starlette's
-    threadpool (AnyIO) cost about 0.15 ms more CPU a request here (BENCHMARKS.md)."""
+    in this request's context (its request id). A plain executor hand-off: with Starlette's
+    threadpool (AnyIO) instead, a read-only request cost the server about a quarter more CPU
+    here (BENCHMARKS.md, "Thread hand-offs")."""
     context = contextvars.copy_context()
     return await asyncio.get_running_loop().run_in_executor(agent.request_threads, context.run, func, *args)
 

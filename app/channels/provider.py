@@ -8,10 +8,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from app.agent import Agent
 from app.audit import record
 from app.channels.inbound import handle_delivery, still_processing
 from app.channels.signatures import SignatureError, verify_standard_webhook
-from app.agent import Agent
 from app.deps import AgentDep, enforce_rate, off_loop
 
 router = APIRouter(tags=["channels"])

@@ -10,10 +10,10 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
+from app.agent import Agent
 from app.audit import record
 from app.channels.inbound import handle_delivery, still_processing
 from app.channels.signatures import SignatureError, verify_twilio
-from app.agent import Agent
 from app.deps import AgentDep, enforce_rate, off_loop
 
 router = APIRouter(tags=["channels"])
