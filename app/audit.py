@@ -139,6 +139,14 @@ class AuditTrail:
                               "created_at": utcnow()})
         metrics.observe(kind, data, self.channel)
 
+    def snapshot(self) -> list[dict[str, Any]]:
+        """The events not yet written, as they are now: `restore` puts them back after a
+        transaction that was to write them failed (its writes rolled back with it)."""
+        return list(self._pending)
+
+    def restore(self, snapshot: list[dict[str, Any]]) -> None:
+        self._pending = list(snapshot)
+
     @property
     def kinds(self) -> list[str]:
         return [event["kind"] for event in self._pending]

@@ -19,11 +19,13 @@ from app.planner.planner import Usage
 from app.replies import catalogue, confirmation_requests, problems, render_output
 from app.schemas import AgentResponse, Confirmation, ToolExecution
 from app.store import conversations
+from app.store.db import is_transient
 from app.store.tables import utcnow
 from app.tools import ToolContext, ToolError
 
 log = logging.getLogger("llm_planner.turn")
 MAX_FACT_CHARS = 500
+STORE_ATTEMPTS = 3
 
 
 @dataclass
@@ -233,48 +235,64 @@ class Turn:
         return dict(list(merged.items())[-50:])
 
     def _finish(self) -> AgentResponse:
+        # The turn's one write transaction; run again, from the same state, when InnoDB gave
+        # it up on a deadlock or a lock wait (nothing of it was kept), instead of answering
+        # "internal error" for a turn whose tools may already have run.
+        for attempt in range(1, STORE_ATTEMPTS + 1):
+            executions, events = list(self.executions), self.trail.snapshot()
+            try:
+                return self._store()
+            except Exception as exc:
+                if attempt == STORE_ATTEMPTS or not is_transient(exc):
+                    return self._store_failed()
+                log.warning("turn %s: storing it met %s; trying again", self.msg.request_id, exc)
+                self.executions = executions
+                self.trail.restore(events)
+        raise AssertionError("unreachable")
+
+    def _store(self) -> AgentResponse:
         agent, msg = self.agent, self.msg
         confirmations: list[Confirmation] = []
-        try:
-            with writing(agent.engine) as conn:
-                for prepared, preview in self.to_park:
-                    issued = agent.confirmations.issue(
-                        conn, request_id=msg.request_id, channel=msg.channel, session_id=msg.session_id,
-                        tool_name=prepared.tool.name, args=prepared.canonical_args, preview=preview)
-                    confirmations.append(Confirmation(token=issued.token, tool_name=prepared.tool.name,
-                                                      args=prepared.canonical_args, preview=preview,
-                                                      expires_at=issued.expires_at))
-                    self.executions.append(ToolExecution(
-                        tool_name=prepared.tool.name, args=prepared.canonical_args,
-                        status="pending_confirmation", output={"preview": preview}))
-                    self.trail.add("confirmation_requested", token_id=issued.token_id,
-                                   tool=prepared.tool.name, args=prepared.canonical_args, preview=preview,
-                                   expires_at=issued.expires_at.isoformat())
-                response = self._response(confirmations)
-                history_reply = response.reply
-                for c in confirmations:  # the model never sees a live token
-                    history_reply = history_reply.replace(c.token, "[token]")
-                self.trail.add("response", status=response.status, reply=history_reply,
-                               duration_ms=response.duration_ms, model_usage=vars(self.usage))
-                # The turn's writes first, the audit chain last: the chain's lock is then held
-                # only for its own statements and the commit.
-                conversations.save_turn(conn, channel=msg.channel, session_id=msg.session_id,
-                                        request_id=msg.request_id, user_text=redact(msg.text),
-                                        assistant_text=history_reply, facts=self.facts,
-                                        known=self.session_known)
-                self.trail.flush(conn)
-            log.info("turn finished", extra={"fields": {
-                "channel": msg.channel, "session_id": msg.session_id, "status": response.status,
-                "duration_ms": response.duration_ms, "model_calls": self.usage.calls,
-                "tools": [f"{e.tool_name}:{e.status}" for e in response.tool_executions]}})
-            return response
-        except Exception:
-            log.exception("turn %s could not be stored", msg.request_id)
-            self.trail.add("internal_error", stage="store")
-            self.trail.flush_now(agent.engine)
-            self._fail(self.texts("internal_error", request_id=msg.request_id))
-            self.executions = [e for e in self.executions if e.status != "pending_confirmation"]
-            return self._response([])
+        with writing(agent.engine) as conn:
+            for prepared, preview in self.to_park:
+                issued = agent.confirmations.issue(
+                    conn, request_id=msg.request_id, channel=msg.channel, session_id=msg.session_id,
+                    tool_name=prepared.tool.name, args=prepared.canonical_args, preview=preview)
+                confirmations.append(Confirmation(token=issued.token, tool_name=prepared.tool.name,
+                                                  args=prepared.canonical_args, preview=preview,
+                                                  expires_at=issued.expires_at))
+                self.executions.append(ToolExecution(
+                    tool_name=prepared.tool.name, args=prepared.canonical_args,
+                    status="pending_confirmation", output={"preview": preview}))
+                self.trail.add("confirmation_requested", token_id=issued.token_id,
+                               tool=prepared.tool.name, args=prepared.canonical_args, preview=preview,
+                               expires_at=issued.expires_at.isoformat())
+            response = self._response(confirmations)
+            history_reply = response.reply
+            for c in confirmations:  # the model never sees a live token
+                history_reply = history_reply.replace(c.token, "[token]")
+            self.trail.add("response", status=response.status, reply=history_reply,
+                           duration_ms=response.duration_ms, model_usage=vars(self.usage))
+            # The turn's writes first, the audit chain last: the chain's lock is then held
+            # only for its own statements and the commit.
+            conversations.save_turn(conn, channel=msg.channel, session_id=msg.session_id,
+                                    request_id=msg.request_id, user_text=redact(msg.text),
+                                    assistant_text=history_reply, facts=self.facts,
+                                    known=self.session_known)
+            self.trail.flush(conn)
+        log.info("turn finished", extra={"fields": {
+            "channel": msg.channel, "session_id": msg.session_id, "status": response.status,
+            "duration_ms": response.duration_ms, "model_calls": self.usage.calls,
+            "tools": [f"{e.tool_name}:{e.status}" for e in response.tool_executions]}})
+        return response
+
+    def _store_failed(self) -> AgentResponse:
+        log.exception("turn %s could not be stored", self.msg.request_id)
+        self.trail.add("internal_error", stage="store")
+        self.trail.flush_now(self.agent.engine)
+        self._fail(self.texts("internal_error", request_id=self.msg.request_id))
+        self.executions = [e for e in self.executions if e.status != "pending_confirmation"]
+        return self._response([])
 
     def _response(self, confirmations: list[Confirmation]) -> AgentResponse:
         failed = [e for e in self.executions if e.status in ("error", "blocked")]

@@ -8,6 +8,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from sqlalchemy import event as sa_event
 
 from app import audit
 from app.store import conversations
@@ -211,3 +212,58 @@ def _store_and_read_back(engine, url: str, kind: str, no_backslash_escapes: bool
         assert audit.verify(engine)[1] is None
     finally:
         writer.dispose()
+
+
+@pytest.mark.parametrize("backend", ["mysql"], indirect=True)  # InnoDB's lock waits
+@pytest.mark.parametrize("call", [("list_dir", {"path": "."}), ("write_file", {"path": "a.txt", "content": "x"})])
+def test_a_turn_whose_store_meets_a_lock_timeout_is_stored_once_on_a_second_try(
+        backend, engine, make_settings, model, caplog, workspace, call):
+    """Another transaction holds the audit head past the turn's lock wait: InnoDB gives the
+    turn's transaction up (1205), and the turn stores itself again, once, instead of
+    answering "internal error" after its tool has run."""
+    from app.agent import Agent
+    from app.turn import Message
+    from tests.conftest import plan
+    _, url, _ = backend
+    turn_engine = create_db_engine(url)
+
+    @sa_event.listens_for(turn_engine, "connect")
+    def short_waits(dbapi_connection, _record):
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute("SET SESSION innodb_lock_wait_timeout = 1")
+
+    agent = Agent(make_settings(), engine=turn_engine, model=model)
+    model.push(plan("Here.", call))
+    holding, released = threading.Event(), threading.Event()
+
+    def hold_the_head():
+        with engine.begin() as conn:
+            conn.exec_driver_sql("SELECT last_hash FROM audit_head WHERE id = 1 FOR UPDATE")
+            holding.set()
+            time.sleep(1.5)  # past one lock wait of the turn, not two
+        released.set()
+
+    holder = threading.Thread(target=hold_the_head)
+    holder.start()
+    try:
+        holding.wait(10)
+        with caplog.at_level("WARNING", logger="llm_planner.turn"):
+            answer = agent.handle(Message("web", "busy", "what is here?"))
+    finally:
+        holder.join()
+    assert released.is_set()
+    assert any("trying again" in r.getMessage() for r in caplog.records)
+    if call[0] == "write_file":  # parked once, with the token the answer names
+        assert answer.status == "awaiting_confirmation" and len(answer.confirmations) == 1
+        assert len(rows(engine, "pending_confirmations")) == 1
+        confirmed = agent.handle(Message("web", "busy", f"confirm {answer.confirmations[0].token}"))
+        assert confirmed.status == "success" and (workspace / "a.txt").read_text() == "x"
+    else:
+        assert answer.status == "success" and answer.tool_executions[0].status == "success"
+    stored = rows(engine, "messages", request_id=answer.request_id)
+    assert [m["role"] for m in stored] == ["user", "assistant"]
+    kinds = [e["kind"] for e in rows(engine, "audit_events", request_id=answer.request_id)]
+    assert kinds.count("response") == 1 and "internal_error" not in kinds
+    assert kinds.count("tool_execution" if call[0] == "list_dir" else "confirmation_requested") == 1
+    assert audit.verify(engine)[1] is None
+    turn_engine.dispose()

@@ -6,6 +6,7 @@ import weakref
 from pathlib import Path
 
 import sqlalchemy as sa
+from pymysql.err import MySQLError
 from sqlalchemy.engine import Engine, make_url
 
 _readers: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
@@ -49,6 +50,18 @@ def reader_for(engine: Engine) -> Engine:
             pool_pre_ping=False, pool_reset_on_return=None, pool_recycle=1800, pool_size=2, max_overflow=30)
         _use_fast_escaping(reader)
     return reader
+
+
+# InnoDB's deadlock and lock wait timeout: the transaction (or its statement) was rolled
+# back and nothing of it was kept; run again, it usually goes through.
+_TRANSIENT = {1205, 1213}
+
+
+def is_transient(exc: BaseException) -> bool:
+    """A MySQL/MariaDB error worth running the whole transaction again for, whether
+    SQLAlchemy wrapped it or it came from the driver's cursor (app/store/direct.py)."""
+    error = getattr(exc, "orig", None) or exc
+    return isinstance(error, MySQLError) and bool(error.args) and error.args[0] in _TRANSIENT
 
 
 def _use_fast_escaping(engine: Engine) -> None:
