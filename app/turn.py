@@ -148,17 +148,7 @@ class Turn:
     def _resolve(self, action: str, token: str) -> None:
         agent, msg = self.agent, self.msg
         try:
-            with writing(agent.engine) as conn:
-                if action == "confirm":
-                    parked = agent.confirmations.consume(conn, token, channel=msg.channel,
-                                                         session_id=msg.session_id)
-                else:
-                    parked = agent.confirmations.cancel(conn, token, channel=msg.channel,
-                                                        session_id=msg.session_id)
-                # The record commits with the consumption, before anything runs.
-                self.trail.add(f"confirmation_{'consumed' if action == 'confirm' else 'cancelled'}",
-                               token_id=parked.token_id, tool=parked.tool_name, args=parked.args)
-                self.trail.flush(conn)
+            parked = self._consume(action, token)
         except ConfirmError as exc:
             code = exc.code
             if exc.guess:
@@ -180,6 +170,31 @@ class Turn:
         elif execution is not None:
             self.lines.append(self.texts("confirmed_failed", tool=parked.tool_name, error=execution.error))
             self.failures_worded = True
+
+    def _consume(self, action: str, token: str):
+        """Take the parked call (or cancel it) and record that, in one transaction; run again
+        when InnoDB gives it up (the token is taken by a conditional update: once either way)."""
+        agent, msg = self.agent, self.msg
+        for attempt in range(1, STORE_ATTEMPTS + 1):
+            events = self.trail.snapshot()
+            try:
+                with writing(agent.engine) as conn:
+                    if action == "confirm":
+                        parked = agent.confirmations.consume(conn, token, channel=msg.channel,
+                                                             session_id=msg.session_id)
+                    else:
+                        parked = agent.confirmations.cancel(conn, token, channel=msg.channel,
+                                                            session_id=msg.session_id)
+                    # The record commits with the consumption, before anything runs.
+                    self.trail.add(f"confirmation_{'consumed' if action == 'confirm' else 'cancelled'}",
+                                   token_id=parked.token_id, tool=parked.tool_name, args=parked.args)
+                    self.trail.flush(conn)
+                return parked
+            except Exception as exc:
+                if attempt == STORE_ATTEMPTS or not is_transient(exc):
+                    raise
+                log.warning("turn %s: taking the confirmation met %s; trying again", msg.request_id, exc)
+                self.trail.restore(events)
 
     # -- execution ----------------------------------------------------------------------
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import event as sa_event
@@ -214,17 +215,32 @@ def _store_and_read_back(engine, url: str, kind: str, no_backslash_escapes: bool
         writer.dispose()
 
 
-@pytest.mark.parametrize("backend", ["mysql"], indirect=True)  # InnoDB's lock waits
-@pytest.mark.parametrize("call", [("list_dir", {"path": "."}), ("write_file", {"path": "a.txt", "content": "x"})])
-def test_a_turn_whose_store_meets_a_lock_timeout_is_stored_once_on_a_second_try(
-        backend, engine, make_settings, model, caplog, workspace, call):
-    """Another transaction holds the audit head past the turn's lock wait: InnoDB gives the
-    turn's transaction up (1205), and the turn stores itself again, once, instead of
-    answering "internal error" after its tool has run."""
+@contextmanager
+def _holding_the_audit_head(engine, seconds: float = 1.5):
+    """Another transaction holds the audit head's row lock for `seconds` (past one lock wait
+    of a 1 s timeout, not two) while the block runs."""
+    holding, released = threading.Event(), threading.Event()
+
+    def hold():
+        with engine.begin() as conn:
+            conn.exec_driver_sql("SELECT last_hash FROM audit_head WHERE id = 1 FOR UPDATE")
+            holding.set()
+            time.sleep(seconds)
+        released.set()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert holding.wait(10)
+        yield
+    finally:
+        holder.join()
+    assert released.is_set()
+
+
+def _impatient_agent(url: str, make_settings, model):
+    """A runtime whose connections wait 1 s for a row lock (InnoDB's default is 50)."""
     from app.agent import Agent
-    from app.turn import Message
-    from tests.conftest import plan
-    _, url, _ = backend
     turn_engine = create_db_engine(url)
 
     @sa_event.listens_for(turn_engine, "connect")
@@ -232,26 +248,23 @@ def test_a_turn_whose_store_meets_a_lock_timeout_is_stored_once_on_a_second_try(
         with dbapi_connection.cursor() as cursor:
             cursor.execute("SET SESSION innodb_lock_wait_timeout = 1")
 
-    agent = Agent(make_settings(), engine=turn_engine, model=model)
+    return Agent(make_settings(), engine=turn_engine, model=model)
+
+
+@pytest.mark.parametrize("backend", ["mysql"], indirect=True)  # InnoDB's lock waits
+@pytest.mark.parametrize("call", [("list_dir", {"path": "."}), ("write_file", {"path": "a.txt", "content": "x"})])
+def test_a_turn_whose_store_meets_a_lock_timeout_is_stored_once_on_a_second_try(
+        backend, engine, make_settings, model, caplog, workspace, call):
+    """Another transaction holds the audit head past the turn's lock wait: InnoDB gives the
+    turn's transaction up (1205), and the turn stores itself again, once, instead of
+    answering "internal error" after its tool has run."""
+    from app.turn import Message
+    from tests.conftest import plan
+    _, url, _ = backend
+    agent = _impatient_agent(url, make_settings, model)
     model.push(plan("Here.", call))
-    holding, released = threading.Event(), threading.Event()
-
-    def hold_the_head():
-        with engine.begin() as conn:
-            conn.exec_driver_sql("SELECT last_hash FROM audit_head WHERE id = 1 FOR UPDATE")
-            holding.set()
-            time.sleep(1.5)  # past one lock wait of the turn, not two
-        released.set()
-
-    holder = threading.Thread(target=hold_the_head)
-    holder.start()
-    try:
-        holding.wait(10)
-        with caplog.at_level("WARNING", logger="llm_planner.turn"):
-            answer = agent.handle(Message("web", "busy", "what is here?"))
-    finally:
-        holder.join()
-    assert released.is_set()
+    with _holding_the_audit_head(engine), caplog.at_level("WARNING", logger="llm_planner.turn"):
+        answer = agent.handle(Message("web", "busy", "what is here?"))
     assert any("trying again" in r.getMessage() for r in caplog.records)
     if call[0] == "write_file":  # parked once, with the token the answer names
         assert answer.status == "awaiting_confirmation" and len(answer.confirmations) == 1
@@ -266,4 +279,27 @@ def test_a_turn_whose_store_meets_a_lock_timeout_is_stored_once_on_a_second_try(
     assert kinds.count("response") == 1 and "internal_error" not in kinds
     assert kinds.count("tool_execution" if call[0] == "list_dir" else "confirmation_requested") == 1
     assert audit.verify(engine)[1] is None
-    turn_engine.dispose()
+    agent.engine.dispose()
+
+
+@pytest.mark.parametrize("backend", ["mysql"], indirect=True)  # InnoDB's lock waits
+def test_a_confirmation_taken_during_a_lock_timeout_runs_its_call_once(
+        backend, engine, make_settings, model, caplog, workspace):
+    """The token's consumption and its record commit together; given up by InnoDB, they are
+    tried again, and the parked call runs once."""
+    from app.turn import Message
+    from tests.conftest import plan
+    _, url, _ = backend
+    agent = _impatient_agent(url, make_settings, model)
+    model.push(plan("Writing.", ("write_file", {"path": "b.txt", "content": "y"})))
+    token = agent.handle(Message("web", "busy", "write it")).confirmations[0].token
+    with _holding_the_audit_head(engine), caplog.at_level("WARNING", logger="llm_planner.turn"):
+        confirmed = agent.handle(Message("web", "busy", f"confirm {token}"))
+    assert any("trying again" in r.getMessage() for r in caplog.records)
+    assert confirmed.status == "success" and (workspace / "b.txt").read_text() == "y"
+    kinds = [e["kind"] for e in rows(engine, "audit_events", request_id=confirmed.request_id)]
+    assert kinds.count("confirmation_consumed") == 1 and kinds.count("tool_execution") == 1
+    again = agent.handle(Message("web", "busy", f"confirm {token}"))
+    assert again.status == "error" and again.tool_executions == []
+    assert audit.verify(engine)[1] is None
+    agent.engine.dispose()
