@@ -125,19 +125,21 @@ def append(conn: Connection, events: list[dict[str, Any]]) -> None:
 
 class AuditTrail:
     """One request's events. `flush` writes them inside the caller's transaction, so the
-    record of a park or a consumption commits together with it."""
+    record of a park or a consumption commits together with it; `committed` then counts
+    them in the metrics, which so tell what the audit trail holds."""
 
     def __init__(self, request_id: str | None, channel: str | None, session_id: str | None) -> None:
         self.request_id = request_id
         self.channel = channel
         self.session_id = session_id
         self._pending: list[dict[str, Any]] = []
+        self._uncommitted: list[dict[str, Any]] = []  # written in a transaction still open
 
     def add(self, kind: str, **data: Any) -> None:
+        # "fields" is not a column: only the metrics read it.
         self._pending.append({"request_id": self.request_id, "session_id": self.session_id,
                               "channel": self.channel, "kind": kind, "data": _encoded(data),
-                              "created_at": utcnow()})
-        metrics.observe(kind, data, self.channel)
+                              "created_at": utcnow(), "fields": data})
 
     def snapshot(self) -> list[dict[str, Any]]:
         """The events not yet written, as they are now: `restore` puts them back after a
@@ -146,6 +148,13 @@ class AuditTrail:
 
     def restore(self, snapshot: list[dict[str, Any]]) -> None:
         self._pending = list(snapshot)
+        self._uncommitted = []
+
+    def committed(self) -> None:
+        """The transaction that flushed the events has committed: count them."""
+        for event in self._uncommitted:
+            metrics.observe(event["kind"], event["fields"], self.channel)
+        self._uncommitted = []
 
     @property
     def kinds(self) -> list[str]:
@@ -154,13 +163,16 @@ class AuditTrail:
     def flush(self, conn: Connection) -> None:
         if self._pending:
             append(conn, self._pending)
+            self._uncommitted += self._pending
             self._pending = []
 
     def flush_now(self, engine: Engine) -> None:
         """Best effort, for the error paths: the trail must not turn one failure into two."""
+        self._uncommitted = []  # a failed transaction's: never stored, never counted
         try:
             with writing(engine) as conn:
                 self.flush(conn)
+            self.committed()
         except Exception:
             log.exception("could not write %d audit event(s)", len(self._pending))
 

@@ -1,4 +1,4 @@
-"""Prometheus metrics. Decisions are counted from the audit events as they are recorded,
+"""Prometheus metrics. Decisions are counted from the audit events once they are committed,
 so the trail and the numbers cannot disagree."""
 
 from __future__ import annotations

@@ -189,6 +189,7 @@ class Turn:
                     self.trail.add(f"confirmation_{'consumed' if action == 'confirm' else 'cancelled'}",
                                    token_id=parked.token_id, tool=parked.tool_name, args=parked.args)
                     self.trail.flush(conn)
+                self.trail.committed()
                 return parked
             except Exception as exc:
                 if attempt == STORE_ATTEMPTS or not is_transient(exc):
@@ -295,6 +296,7 @@ class Turn:
                                     assistant_text=history_reply, facts=self.facts,
                                     known=self.session_known)
             self.trail.flush(conn)
+        self.trail.committed()
         log.info("turn finished", extra={"fields": {
             "channel": msg.channel, "session_id": msg.session_id, "status": response.status,
             "duration_ms": response.duration_ms, "model_calls": self.usage.calls,

@@ -238,6 +238,12 @@ def _holding_the_audit_head(engine, seconds: float = 1.5):
     assert released.is_set()
 
 
+def _turns_counted() -> float:
+    from app.metrics import REGISTRY
+    return sum(REGISTRY.get_sample_value("llm_planner_turns_total", {"channel": "web", "status": status}) or 0
+               for status in ("success", "awaiting_confirmation", "tool_error", "error"))
+
+
 def _impatient_agent(url: str, make_settings, model):
     """A runtime whose connections wait 1 s for a row lock (InnoDB's default is 50)."""
     from app.agent import Agent
@@ -263,9 +269,11 @@ def test_a_turn_whose_store_meets_a_lock_timeout_is_stored_once_on_a_second_try(
     _, url, _ = backend
     agent = _impatient_agent(url, make_settings, model)
     model.push(plan("Here.", call))
+    turns_before = _turns_counted()
     with _holding_the_audit_head(engine), caplog.at_level("WARNING", logger="llm_planner.turn"):
         answer = agent.handle(Message("web", "busy", "what is here?"))
     assert any("trying again" in r.getMessage() for r in caplog.records)
+    assert _turns_counted() - turns_before == 1  # the metrics count what the audit trail holds
     if call[0] == "write_file":  # parked once, with the token the answer names
         assert answer.status == "awaiting_confirmation" and len(answer.confirmations) == 1
         assert len(rows(engine, "pending_confirmations")) == 1
