@@ -19,7 +19,7 @@ from app.planner.planner import Usage
 from app.replies import catalogue, confirmation_requests, problems, render_output
 from app.schemas import AgentResponse, Confirmation, ToolExecution
 from app.store import conversations
-from app.store.db import is_transient
+from app.store.db import is_transient, transient_code
 from app.store.tables import utcnow
 from app.tools import ToolContext, ToolError
 
@@ -194,7 +194,8 @@ class Turn:
             except Exception as exc:
                 if attempt == STORE_ATTEMPTS or not is_transient(exc):
                     raise
-                log.warning("turn %s: taking the confirmation met %s; trying again", msg.request_id, exc)
+                log.warning("turn %s: taking the confirmation met %s; trying again", msg.request_id,
+                            transient_code(exc))
                 self.trail.restore(events)
 
     # -- execution ----------------------------------------------------------------------
@@ -261,7 +262,7 @@ class Turn:
             except Exception as exc:
                 if attempt == STORE_ATTEMPTS or not is_transient(exc):
                     return self._store_failed()
-                log.warning("turn %s: storing it met %s; trying again", self.msg.request_id, exc)
+                log.warning("turn %s: storing it met %s; trying again", self.msg.request_id, transient_code(exc))
                 self.executions = executions
                 self.trail.restore(events)
         raise AssertionError("unreachable")

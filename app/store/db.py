@@ -64,6 +64,13 @@ def is_transient(exc: BaseException) -> bool:
     return isinstance(error, MySQLError) and bool(error.args) and error.args[0] in _TRANSIENT
 
 
+def transient_code(exc: BaseException) -> str:
+    """What a log line says of it: the server's error code, not the statement (whose
+    parameters may carry what users wrote)."""
+    error = getattr(exc, "orig", None) or exc
+    return f"MySQL error {error.args[0]}" if error.args else type(error).__name__
+
+
 def _use_fast_escaping(engine: Engine) -> None:
     if engine.dialect.driver == "pymysql":
         sa.event.listen(engine, "do_connect", _pymysql_connect)
