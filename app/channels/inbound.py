@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
+from fastapi import Request, Response
+
 from app.agent import Agent
 from app.audit import record
+from app.deps import enforce_rate
+
+
+def limited_delivery(agent: Agent, request: Request, response: Response, channel: str, message_id: str,
+                     sender: str, text: str) -> dict | None:
+    """The sender's rate limit, then `handle_delivery`: run together, on one thread hand-off."""
+    enforce_rate(request, response, agent, [("session", f"{channel}:{sender}")])
+    return handle_delivery(agent, channel, message_id, sender, text)
 
 
 def handle_delivery(agent: Agent, channel: str, message_id: str, session_id: str,

@@ -8,11 +8,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from app.agent import Agent
 from app.audit import record
-from app.channels.inbound import handle_delivery, still_processing
+from app.channels.inbound import limited_delivery, still_processing
 from app.channels.signatures import SignatureError, verify_standard_webhook
-from app.deps import AgentDep, enforce_rate, off_loop
+from app.deps import AgentDep, off_loop
 
 router = APIRouter(tags=["channels"])
 
@@ -47,12 +46,9 @@ async def provider_inbound(request: Request, response: Response, agent: AgentDep
     if not message_id:
         raise RequestValidationError([{"loc": ("body", "message_id"), "type": "missing",
                                        "msg": "message_id (or a webhook-id header) is required"}])
-    answer = await off_loop(agent, _deliver, agent, request, response, message_id, body)
+    answer = await off_loop(agent, limited_delivery, agent, request, response, "provider", message_id,
+                            body.sender, body.text)
     if answer is None:
         return JSONResponse(still_processing(), status_code=503, headers={"Retry-After": "5"})
     return answer
 
-
-def _deliver(agent: Agent, request: Request, response: Response, message_id: str, body: InboundMessage):
-    enforce_rate(request, response, agent, [("session", f"provider:{body.sender}")])
-    return handle_delivery(agent, "provider", message_id, body.sender, body.text)

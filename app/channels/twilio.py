@@ -10,11 +10,10 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
-from app.agent import Agent
 from app.audit import record
-from app.channels.inbound import handle_delivery, still_processing
+from app.channels.inbound import limited_delivery, still_processing
 from app.channels.signatures import SignatureError, verify_twilio
-from app.deps import AgentDep, enforce_rate, off_loop
+from app.deps import AgentDep, off_loop
 
 router = APIRouter(tags=["channels"])
 
@@ -50,12 +49,9 @@ async def twilio_inbound(request: Request, response: Response, agent: AgentDep):
     if missing:
         raise RequestValidationError([{"loc": ("body", name), "type": "missing", "msg": "Field required"}
                                       for name in missing])
-    answer = await off_loop(agent, _deliver, agent, request, response, form)
+    answer = await off_loop(agent, limited_delivery, agent, request, response, "twilio", form["MessageSid"][:191],
+                            form["From"][:128], form["Body"][:10000])
     if answer is None:
         return JSONResponse(still_processing(), status_code=503, headers={"Retry-After": "5"})
     return Response(twiml(answer["reply"]), media_type="application/xml")
 
-
-def _deliver(agent: Agent, request: Request, response: Response, form: dict):
-    enforce_rate(request, response, agent, [("session", f"twilio:{form['From'][:128]}")])
-    return handle_delivery(agent, "twilio", form["MessageSid"][:191], form["From"][:128], form["Body"][:10000])
