@@ -211,3 +211,17 @@ def test_wa_agent_key_and_channel(make_client, model, workspace):
     done = client.post("/wa/agent", json={"message": f"confirmar {code}", "session_id": "+1"},
                        headers={"x-api-key": "inside"}).json()
     assert done["status"] == "success" and (workspace / "wa.txt").exists()
+
+
+def test_a_sender_over_the_rate_limit_is_refused_and_nothing_is_stored(make_client, model, engine):
+    """The limit is per sender, checked on the turn's thread before the delivery is stored:
+    the refused delivery leaves no dedupe row and starts no turn."""
+    client = make_client(provider_hmac_secret=SECRET, rate_limit_enabled=True, rate_limit_requests=2,
+                         rate_limit_namespace=uuid.uuid4().hex)
+    model.push(plan("one"), plan("two"))
+    codes = [deliver(client, message(f"m{n}", message_id=f"rl-{n}")).status_code for n in range(3)]
+    assert codes == [200, 200, 429] and len(model.calls) == 2
+    assert [r["message_id"] for r in rows(engine, "dedupe_messages")] == ["rl-0", "rl-1"]
+    assert deliver(client, message("other", sender="+5491199999999", message_id="rl-x")).status_code == 200
+    [event] = rows(engine, "audit_events", kind="rate_limited")
+    assert event["data"]["scope"] == "session"
