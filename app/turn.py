@@ -19,13 +19,12 @@ from app.planner.planner import Usage
 from app.replies import catalogue, confirmation_requests, problems, render_output
 from app.schemas import AgentResponse, Confirmation, ToolExecution
 from app.store import conversations
-from app.store.db import is_transient, transient_code
+from app.store.db import retried
 from app.store.tables import utcnow
 from app.tools import ToolContext, ToolError
 
 log = logging.getLogger("llm_planner.turn")
 MAX_FACT_CHARS = 500
-STORE_ATTEMPTS = 3
 
 
 @dataclass
@@ -172,31 +171,28 @@ class Turn:
             self.failures_worded = True
 
     def _consume(self, action: str, token: str):
-        """Take the parked call (or cancel it) and record that, in one transaction; run again
-        when InnoDB gives it up (the token is taken by a conditional update: once either way)."""
+        """Take the parked call (or cancel it) and record that, in one transaction, tried
+        again if InnoDB gives it up (the token is taken by a conditional update: once)."""
         agent, msg = self.agent, self.msg
-        for attempt in range(1, STORE_ATTEMPTS + 1):
-            events = self.trail.snapshot()
-            try:
-                with writing(agent.engine) as conn:
-                    if action == "confirm":
-                        parked = agent.confirmations.consume(conn, token, channel=msg.channel,
-                                                             session_id=msg.session_id)
-                    else:
-                        parked = agent.confirmations.cancel(conn, token, channel=msg.channel,
-                                                            session_id=msg.session_id)
-                    # The record commits with the consumption, before anything runs.
-                    self.trail.add(f"confirmation_{'consumed' if action == 'confirm' else 'cancelled'}",
-                                   token_id=parked.token_id, tool=parked.tool_name, args=parked.args)
-                    self.trail.flush(conn)
-                self.trail.committed()
-                return parked
-            except Exception as exc:
-                if attempt == STORE_ATTEMPTS or not is_transient(exc):
-                    raise
-                log.warning("turn %s: taking the confirmation met %s; trying again", msg.request_id,
-                            transient_code(exc))
-                self.trail.restore(events)
+
+        def transaction():
+            with writing(agent.engine) as conn:
+                if action == "confirm":
+                    parked = agent.confirmations.consume(conn, token, channel=msg.channel,
+                                                         session_id=msg.session_id)
+                else:
+                    parked = agent.confirmations.cancel(conn, token, channel=msg.channel,
+                                                        session_id=msg.session_id)
+                # The record commits with the consumption, before anything runs.
+                self.trail.add(f"confirmation_{'consumed' if action == 'confirm' else 'cancelled'}",
+                               token_id=parked.token_id, tool=parked.tool_name, args=parked.args)
+                self.trail.flush(conn)
+            self.trail.committed()
+            return parked
+
+        events = self.trail.snapshot()
+        return retried(transaction, lambda: self.trail.restore(events),
+                       f"turn {msg.request_id}: taking the confirmation", log)
 
     # -- execution ----------------------------------------------------------------------
 
@@ -252,20 +248,18 @@ class Turn:
         return dict(list(merged.items())[-50:])
 
     def _finish(self) -> AgentResponse:
-        # The turn's one write transaction; run again, from the same state, when InnoDB gave
-        # it up on a deadlock or a lock wait (nothing of it was kept), instead of answering
+        # The turn's one write transaction, tried again from the same state when InnoDB gives
+        # it up on a deadlock or a lock wait (nothing of it was kept), rather than answering
         # "internal error" for a turn whose tools may already have run.
-        for attempt in range(1, STORE_ATTEMPTS + 1):
-            executions, events = list(self.executions), self.trail.snapshot()
-            try:
-                return self._store()
-            except Exception as exc:
-                if attempt == STORE_ATTEMPTS or not is_transient(exc):
-                    return self._store_failed()
-                log.warning("turn %s: storing it met %s; trying again", self.msg.request_id, transient_code(exc))
-                self.executions = executions
-                self.trail.restore(events)
-        raise AssertionError("unreachable")
+        executions, events = list(self.executions), self.trail.snapshot()
+
+        def undo() -> None:
+            self.executions = list(executions)
+            self.trail.restore(events)
+        try:
+            return retried(self._store, undo, f"turn {self.msg.request_id}: storing it", log)
+        except Exception:
+            return self._store_failed()
 
     def _store(self) -> AgentResponse:
         agent, msg = self.agent, self.msg

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 import weakref
 from pathlib import Path
+from typing import Callable, TypeVar
 
 import sqlalchemy as sa
 from pymysql.err import MySQLError
 from sqlalchemy.engine import Engine, make_url
 
 _readers: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
+T = TypeVar("T")
+ATTEMPTS = 3
 
 
 def create_db_engine(url: str) -> Engine:
@@ -69,6 +73,20 @@ def transient_code(exc: BaseException) -> str:
     parameters may carry what users wrote)."""
     error = getattr(exc, "orig", None) or exc
     return f"MySQL error {error.args[0]}" if error.args else type(error).__name__
+
+
+def retried(transaction: Callable[[], T], undo: Callable[[], None], what: str, log: logging.Logger) -> T:
+    """`transaction()` (it begins and commits its own), run again after `undo()` puts the
+    caller's state back, when InnoDB gave it up; up to ATTEMPTS times, then its error."""
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            return transaction()
+        except Exception as exc:
+            if attempt == ATTEMPTS or not is_transient(exc):
+                raise
+            log.warning("%s met %s; trying again", what, transient_code(exc))
+            undo()
+    raise AssertionError("unreachable")
 
 
 def _use_fast_escaping(engine: Engine) -> None:
