@@ -12,38 +12,38 @@ import time
 import sqlalchemy as sa
 from pydantic import Field, create_model
 
-from app.agent import Agent
 from app.config import Settings
-from app.executor.registry import load_registry
+from app.conversations.message import Message
 from app.llm.scripted import ScriptedModel
-from app.planner.context import build_messages, system_prompt
+from app.planner.prompt import build_messages, system_prompt
+from app.runtime import Runtime
 from app.store.db import create_db_engine
 from app.store.migrate import upgrade
 from app.tools import ToolArgs, tool
-from app.turn import Message
+from app.tools.registry import load_registry
 from bench.server import plan_for
 
 logging.disable(logging.WARNING)
 
 
-def _agent(db_url: str) -> Agent:
+def _runtime(db_url: str) -> Runtime:
     root = tempfile.mkdtemp(prefix="bench-")
     os.makedirs(f"{root}/ws", exist_ok=True)
     settings = Settings(_env_file=None, db_url=db_url, workspace_root=f"{root}/ws", data_dir=f"{root}/data",
                         confirm_secret="bench", rate_limit_enabled=False, session_tool_calls_per_hour=0,
                         session_tokens_per_hour=0, ollama_model="scripted")
-    return Agent(settings, model=ScriptedModel(plan_for, repeat_last=True, record=False))
+    return Runtime(settings, model=ScriptedModel(plan_for, repeat_last=True, record=False))
 
 
 def _ours(db_url: str):
     """A function running n of our turns and returning the CPU seconds they took."""
-    agent = _agent(db_url)
+    runtime = _runtime(db_url)
     done = iter(range(10**9))
 
     def run(n: int) -> float:
         started = time.process_time()
         for i in range(n):
-            agent.handle(Message("web", f"s{next(done) % 10}", "what is in the workspace?"))
+            runtime.conversations.answer(Message("web", f"s{next(done) % 10}", "what is in the workspace?"))
         return time.process_time() - started
 
     run(50)  # warm-up
@@ -53,7 +53,12 @@ def _ours(db_url: str):
 def _pydantic_ai():
     import pydantic_ai
     from pydantic_ai import Agent as PAgent
-    from pydantic_ai.messages import ModelResponse, TextPart, ToolCallPart, ToolReturnPart
+    from pydantic_ai.messages import (
+        ModelResponse,
+        TextPart,
+        ToolCallPart,
+        ToolReturnPart,
+    )
     from pydantic_ai.models.function import FunctionModel
 
     workspace = tempfile.mkdtemp(prefix="bench-pai-")
@@ -112,10 +117,10 @@ def _server_counts(probe: sa.Engine) -> dict[str, int]:
 def sql_per_turn(db_url: str) -> dict:
     """Statements (and transaction ends) per turn, read off MariaDB's own counters; nothing
     else may use the server meanwhile."""
-    agent = _agent(db_url)
+    runtime = _runtime(db_url)
     probe = create_db_engine(db_url)
     for _ in range(3):
-        agent.handle(Message("web", "sql", "what is in the workspace?"))
+        runtime.conversations.answer(Message("web", "sql", "what is in the workspace?"))
 
     def delta(work) -> dict[str, int]:
         before = _server_counts(probe)
@@ -127,7 +132,7 @@ def sql_per_turn(db_url: str) -> dict:
 
     def count(message: str) -> tuple[dict, object]:
         answered = []
-        counted = delta(lambda: answered.append(agent.handle(Message("web", "sql", message))))
+        counted = delta(lambda: answered.append(runtime.conversations.answer(Message("web", "sql", message))))
         own = {name: counted[name] - reading[name] for name in counted}
         return {"statements": sum(own[n] for n in _STATEMENTS), "commits": own["Com_commit"],
                 "rollbacks": own["Com_rollback"]}, answered[0]
@@ -166,6 +171,8 @@ def mariadb_url(url: str) -> str:
     with engine.begin() as conn:
         conn.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))
         from app.store.tables import metadata
+        from plugins.customers.records import metadata as customers_metadata
+        customers_metadata.drop_all(conn)
         metadata.drop_all(conn)
     engine.dispose()
     upgrade(url)

@@ -402,7 +402,7 @@ def render(r: dict, seconds: int) -> str:
         "## A peer: Pydantic AI, in-process, CPU time per one-tool turn",
         "",
         f"Pydantic AI {r['cpu']['pydantic_ai_version']} with a `FunctionModel` that calls the same `list_dir` and then",
-        "answers, `agent.run_sync` per turn, no store. Ours: `Agent.handle` with the same scripted plan, the",
+        "answers, `agent.run_sync` per turn, no store. Ours: `Conversations.answer` with the same scripted plan, the",
         "executor, the confirmation machinery and the full audit chain, on SQLite (a file, WAL) so the",
         "store's work is counted in the same process. 2,000 turns each after a warm-up, in five",
         "alternating slices (Pydantic AI, ours on SQLite, ours on MariaDB), so a change in the",
@@ -512,7 +512,7 @@ def profile_notes(r: dict) -> str:
 ## Where the time goes, and what is left
 
 Profiled by hand (not by this script): CPU time per stage (`time.thread_time` around each
-step) of `Agent.handle` looping in one process against MariaDB with the benchmark's 20-file
+step) of `Conversations.answer` looping in one process against MariaDB with the benchmark's 20-file
 workspace; per-thread CPU of the server under wrk (from `/proc`); py-spy and cProfile.
 
 - **Inside a read-only turn** (in one process about 2.2 ms of CPU and 4 ms of wall time in a

@@ -12,8 +12,8 @@ import uvicorn
 
 from app.config import Settings
 from app.llm.scripted import ScriptedModel
-from app.logs import configure as configure_logging
 from app.main import create_app
+from app.observability.logs import configure as configure_logging
 
 _paths = itertools.count()
 
@@ -36,7 +36,7 @@ def build(db_url: str, workspace: str, data_dir: str):
                         meta_app_secret="bench-secret", meta_verify_token="bench", inbox_lease_sec=3600)
     configure_logging(settings)
     # The webhook run has no Graph token: every reply attempt would log a warning.
-    logging.getLogger("llm_planner.agent").setLevel(logging.ERROR)
+    logging.getLogger("llm_planner.deliveries").setLevel(logging.ERROR)
     return create_app(settings, model=ScriptedModel(plan_for, repeat_last=True, record=False), serving=True)
 
 

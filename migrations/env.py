@@ -4,6 +4,10 @@ from alembic import context
 
 from app.store.db import create_db_engine
 from app.store.tables import metadata
+from plugins.customers.records import metadata as customers_metadata
+
+# Every table the migrations keep: the service's and those of the plugins it ships.
+target_metadata = [metadata, customers_metadata]
 
 config = context.config
 url = config.get_main_option("sqlalchemy.url")
@@ -14,7 +18,7 @@ if not url:
 
 
 def run_migrations_offline() -> None:
-    context.configure(url=url, target_metadata=metadata, literal_binds=True, render_as_batch=True)
+    context.configure(url=url, target_metadata=target_metadata, literal_binds=True, render_as_batch=True)
     with context.begin_transaction():
         context.run_migrations()
 
@@ -23,7 +27,7 @@ def run_migrations_online() -> None:
     engine = create_db_engine(url)
     with engine.connect() as connection:
         # Batch mode lets later ALTERs run on SQLite as well.
-        context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)
+        context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
         with context.begin_transaction():
             context.run_migrations()
     engine.dispose()

@@ -8,9 +8,15 @@ import shlex
 import httpx
 from pydantic import Field
 
-from app.operator import OperatorFileError, load_operator
-from app.process import run_process
-from app.tools import ToolArgs, ToolContext, ToolError, tool
+from app.tools import (
+    OperatorFileError,
+    ToolArgs,
+    ToolContext,
+    ToolError,
+    load_operator,
+    run_process,
+    tool,
+)
 
 NAME = r"^[A-Za-z0-9_.-]{1,64}$"
 TAIL_BLOCK = 64 * 1024

@@ -10,17 +10,20 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from app.agent import Agent
-from app.audit import GENESIS
+from app.audit.chain import GENESIS
 from app.config import Settings
 from app.llm.scripted import ScriptedModel
 from app.main import create_app
+from app.runtime import Runtime
 from app.store.db import create_db_engine
 from app.store.migrate import upgrade
 from app.store.tables import metadata
+from plugins.customers.records import metadata as customers_metadata
+from tests.helpers import TEST_SECRET
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-TEST_SECRET = "test-confirm-secret"
+# Children first, so foreign keys never stand in the way of a delete.
+TABLES = [*reversed(customers_metadata.sorted_tables), *reversed(metadata.sorted_tables)]
 
 
 def _mysql_url() -> str | None:
@@ -43,6 +46,7 @@ def _mysql_url() -> str | None:
 def _fresh_schema(url: str) -> sa.Engine:
     engine = create_db_engine(url)
     with engine.begin() as conn:  # a database a previous run left behind starts empty again
+        customers_metadata.drop_all(conn)
         metadata.drop_all(conn)
         conn.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))
     upgrade(url)
@@ -69,7 +73,7 @@ def backend(request, tmp_path_factory) -> tuple[str, str, sa.Engine]:
 def engine(backend) -> sa.Engine:
     _, _, engine = backend
     with engine.begin() as conn:
-        for table in reversed(metadata.sorted_tables):
+        for table in TABLES:
             if table.name == "audit_head":  # seeded by the migration: reset, never removed
                 conn.execute(table.update().values(last_hash=GENESIS, events=0))
             else:
@@ -110,8 +114,8 @@ def make_client(make_settings, engine, model):
 
     def build(model_=None, registry=None, **overrides) -> TestClient:
         settings = make_settings(**overrides)
-        agent = Agent(settings, engine=engine, model=model_ or model, registry=registry)
-        client = TestClient(create_app(settings, agent=agent))
+        runtime = Runtime(settings, engine=engine, model=model_ or model, registry=registry)
+        client = TestClient(create_app(settings, runtime=runtime))
         client.__enter__()
         clients.append(client)
         return client
@@ -124,20 +128,3 @@ def make_client(make_settings, engine, model):
 @pytest.fixture
 def client(make_client) -> TestClient:
     return make_client()
-
-
-def rows(engine: sa.Engine, table: str, **where) -> list[dict]:
-    tbl = metadata.tables[table]
-    query = sa.select(tbl).where(*(tbl.c[k] == v for k, v in where.items())).order_by(tbl.c.id)
-    with engine.connect() as conn:
-        return [dict(r._mapping) for r in conn.execute(query)]
-
-
-def chat(client: TestClient, message: str, session_id: str = "s1", **headers) -> dict:
-    response = client.post("/agent", json={"message": message, "session_id": session_id}, headers=headers)
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-def plan(reply: str = "ok", *calls: tuple[str, dict], facts: dict | None = None) -> dict:
-    return {"reply": reply, "tool_calls": [{"tool": t, "args": a} for t, a in calls], "facts": facts or {}}

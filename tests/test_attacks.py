@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from tests.conftest import chat, plan, rows
+from tests.helpers import chat, plan, rows
 
 
 @pytest.fixture

@@ -6,11 +6,10 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import sqlalchemy as sa
 
-from app.audit import AuditTrail, record, verify
+from app.audit.chain import AuditTrail, record, verify
 from app.store.db import create_db_engine
 from app.store.tables import audit_events
-from tests.conftest import chat, plan, rows
-from tests.test_cli import CLI, _env
+from tests.helpers import CLI, chat, cli_env, plan, rows
 
 
 def traffic(client, model, n=3):
@@ -66,14 +65,14 @@ def test_chain_holds_with_several_workers_writing(backend, engine):
     workers = [create_db_engine(url) for _ in range(3)]
     try:
         for n in range(6):  # strictly interleaved: every append after the first finds a stale guess
-            record(workers[n % 3], "ping", request_id=f"r{n}", n=n)
+            record(workers[n % 3], "request", request_id=f"r{n}", n=n)
         with pytest.raises(RuntimeError), workers[0].begin() as conn:
             trail = AuditTrail("rolled-back", "web", "s")
-            trail.add("ping", n=-1)
+            trail.add("request", n=-1)
             trail.flush(conn)
             raise RuntimeError("the turn failed after its events were chained")
         with ThreadPoolExecutor(6) as pool:
-            list(pool.map(lambda n: record(workers[n % 3], "ping", request_id=f"c{n}", n=n), range(30)))
+            list(pool.map(lambda n: record(workers[n % 3], "request", request_id=f"c{n}", n=n), range(30)))
         checked, broken = verify(engine)
         assert broken is None and checked == 36
         assert "rolled-back" not in {r["request_id"] for r in rows(engine, "audit_events")}
@@ -82,20 +81,42 @@ def test_chain_holds_with_several_workers_writing(backend, engine):
             worker.dispose()
 
 
+@pytest.mark.slow
 def test_edit_delete_and_truncate_are_found(client, model, engine, backend):
+    """`llm-planner audit verify` finds each kind of tampering, put back after each."""
     _, url, _ = backend
     traffic(client, model, 4)
-    ids = [r["id"] for r in rows(engine, "audit_events")]
-    run = lambda: subprocess.run(CLI + ["audit", "verify"], env=_env(DB_URL=url), capture_output=True,
+    events = rows(engine, "audit_events")
+    ids = [e["id"] for e in events]
+    run = lambda: subprocess.run(CLI + ["audit", "verify"], env=cli_env(DB_URL=url), capture_output=True,
                                  text=True, timeout=60)
     ok = run()
     assert ok.returncode == 0 and f"{len(ids)} events" in ok.stdout
+
+    def put_back(event: dict) -> None:
+        with engine.begin() as conn:
+            conn.execute(sa.delete(audit_events).where(audit_events.c.id == event["id"]))
+            conn.execute(sa.insert(audit_events).values(**event))
+        assert run().returncode == 0
 
     with engine.begin() as conn:  # someone rewrites what a tool returned
         conn.execute(sa.update(audit_events).where(audit_events.c.id == ids[5]).values(
             data={"tool": "list_dir", "status": "success", "output": "nothing to see"}))
     edited = run()
     assert edited.returncode == 1 and f"event {ids[5]}" in edited.stdout and "edited" in edited.stdout
+    put_back(events[5])
+
+    with engine.begin() as conn:  # someone removes an event from the middle
+        conn.execute(sa.delete(audit_events).where(audit_events.c.id == ids[3]))
+    deleted = run()
+    assert deleted.returncode == 1 and f"event {ids[4]}" in deleted.stdout and "removed" in deleted.stdout
+    put_back(events[3])
+
+    with engine.begin() as conn:  # someone cuts the newest events off
+        conn.execute(sa.delete(audit_events).where(audit_events.c.id >= ids[-2]))
+    truncated = run()
+    assert truncated.returncode == 1 and "the end of the trail" in truncated.stdout
+    assert "newest events are missing" in truncated.stdout
 
 
 def test_removed_and_truncated_events_are_found(client, model, engine):
@@ -147,10 +168,11 @@ def test_get_audit_needs_the_admin_key_and_pages(make_client, model, engine):
     assert client.get("/audit", params={"since": "yesterday"}, headers=headers).status_code == 422
 
 
+@pytest.mark.slow
 def test_audit_tail(client, model, backend):
     _, url, _ = backend
     traffic(client, model, 2)
-    out = subprocess.run(CLI + ["audit", "tail", "-n", "3"], env=_env(DB_URL=url), capture_output=True,
+    out = subprocess.run(CLI + ["audit", "tail", "-n", "3"], env=cli_env(DB_URL=url), capture_output=True,
                          text=True, timeout=60)
     lines = out.stdout.strip().splitlines()
     assert out.returncode == 0 and len(lines) == 3 and '"kind": "response"' in lines[-1]

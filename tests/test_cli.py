@@ -1,11 +1,7 @@
 """The commands a user types: serve (real process), migrate, tools; settings errors."""
 
 import json
-import os
-import socket
 import subprocess
-import sys
-import time
 
 import httpx
 import pytest
@@ -13,23 +9,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from app.store.db import create_db_engine
+from tests.helpers import CLI, cli_env, free_port, wait_healthy
 
-CLI = [sys.executable, "-m", "app.cli"]
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def _env(**extra) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OLLAMA_", "DB_URL", "AGENT_API"))}
-    env["PYTHONPATH"] = ROOT
-    env.update(extra)
-    return env
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
+pytestmark = pytest.mark.slow  # each test starts real processes
 
 @pytest.fixture
 def empty_db(backend, tmp_path):
@@ -52,36 +34,23 @@ def empty_db(backend, tmp_path):
 
 def _serve(tmp_path, db_url, port):
     return subprocess.Popen(CLI + ["serve", "--port", str(port)], cwd=tmp_path,
-                            env=_env(DB_URL=db_url), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            env=cli_env(DB_URL=db_url), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True)
-
-
-def _wait_healthy(proc, port) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"serve exited: {proc.stdout.read()}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    raise AssertionError("serve did not start")
 
 
 def test_serve_migrate_and_run(backend, empty_db, tmp_path):
     kind, _, _ = backend
-    port = _free_port()
+    port = free_port()
     if kind == "mysql":
         refused = _serve(tmp_path, empty_db, port)
         out, _ = refused.communicate(timeout=60)
         assert refused.returncode == 1 and "llm-planner migrate" in out
-        migrated = subprocess.run(CLI + ["migrate"], cwd=tmp_path, env=_env(DB_URL=empty_db),
+        migrated = subprocess.run(CLI + ["migrate"], cwd=tmp_path, env=cli_env(DB_URL=empty_db),
                                   capture_output=True, text=True, timeout=120)
         assert migrated.returncode == 0, migrated.stderr
     proc = _serve(tmp_path, empty_db, port)
     try:
-        _wait_healthy(proc, port)
+        wait_healthy(proc, port)
         base = f"http://127.0.0.1:{port}"
         (tmp_path / "workspace" / "hello.txt").write_text("hi")
         body = httpx.post(f"{base}/agent", json={"message": "/list_dir", "session_id": "cli"}).json()
@@ -105,7 +74,7 @@ def test_serve_migrate_and_run(backend, empty_db, tmp_path):
 
 
 def test_tools_catalogue(tmp_path):
-    out = subprocess.run(CLI + ["tools", "--json"], cwd=tmp_path, env=_env(), capture_output=True,
+    out = subprocess.run(CLI + ["tools", "--json"], cwd=tmp_path, env=cli_env(), capture_output=True,
                          text=True, timeout=60)
     catalogue = {item["name"]: item for item in json.loads(out.stdout)}
     assert set(catalogue) >= {"health_check", "list_dir", "read_file", "write_file", "register_customer"}
@@ -121,14 +90,14 @@ def test_tools_catalogue(tmp_path):
     ("REPLY_LANGUAGE", "fr", "REPLY_LANGUAGE"),
 ])
 def test_bad_setting_is_a_clear_message(tmp_path, setting, value, says):
-    out = subprocess.run(CLI + ["tools"], cwd=tmp_path, env=_env(**{setting: value}),
+    out = subprocess.run(CLI + ["tools"], cwd=tmp_path, env=cli_env(**{setting: value}),
                          capture_output=True, text=True, timeout=60)
     assert out.returncode != 0 and says in out.stderr and "Traceback" not in out.stderr
 
 
 def test_dotenv_is_read(tmp_path):
     (tmp_path / ".env").write_text("BLOCKED_PERMISSIONS=write\n")
-    out = subprocess.run(CLI + ["tools"], cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=60)
+    out = subprocess.run(CLI + ["tools"], cwd=tmp_path, env=cli_env(), capture_output=True, text=True, timeout=60)
     assert "[blocked: write]" in out.stdout
 
 
@@ -146,10 +115,10 @@ def test_purge_keeps_a_week_and_unfinished_deliveries(backend, engine, tmp_path)
             {**base, "message_id": "old-open", "status": "processing", "created_at": now - timedelta(days=8), "updated_at": now},
             {**base, "message_id": "recent", "status": "done", "created_at": now - timedelta(days=6), "updated_at": now},
         ])
-    refused = subprocess.run(CLI + ["purge", "--days", "3"], cwd=tmp_path, env=_env(DB_URL=url),
+    refused = subprocess.run(CLI + ["purge", "--days", "3"], cwd=tmp_path, env=cli_env(DB_URL=url),
                              capture_output=True, text=True, timeout=60)
     assert refused.returncode == 2 and "at least 7 days" in refused.stderr
-    done = subprocess.run(CLI + ["purge"], cwd=tmp_path, env=_env(DB_URL=url), capture_output=True,
+    done = subprocess.run(CLI + ["purge"], cwd=tmp_path, env=cli_env(DB_URL=url), capture_output=True,
                           text=True, timeout=60)
     assert done.returncode == 0 and "removed 1" in done.stdout
     with engine.connect() as conn:

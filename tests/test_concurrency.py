@@ -4,9 +4,9 @@ or a slow tool holds no one else up, even with a single slot."""
 import json
 import threading
 
-from app.executor.registry import load_registry
 from app.tools import ToolArgs, tool
-from tests.conftest import chat, plan
+from app.tools.registry import load_registry
+from tests.helpers import chat, plan
 
 released = threading.Event()
 entered = threading.Event()

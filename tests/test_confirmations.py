@@ -8,10 +8,10 @@ from concurrent.futures import ThreadPoolExecutor
 import sqlalchemy as sa
 from itsdangerous import URLSafeTimedSerializer
 
-from app.confirmations import SALT, ConfirmError, Confirmations
+from app.confirmations.tokens import SALT, Confirmations, ConfirmError
 from app.store.db import create_db_engine
 from app.store.tables import pending_confirmations
-from tests.conftest import TEST_SECRET, chat, plan, rows
+from tests.helpers import TEST_SECRET, chat, plan, rows
 
 
 def park_write(client, model, path="notes.txt", content="hello", session_id="s1") -> dict:

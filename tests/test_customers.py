@@ -7,8 +7,8 @@ import pytest
 import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 
-from app.store.tables import email_verifications
-from tests.conftest import chat, rows
+from plugins.customers.records import email_verifications
+from tests.helpers import chat, rows
 
 
 class Inbox:

@@ -4,11 +4,12 @@ import json
 import subprocess
 from pathlib import Path
 
-from app.evals import Case, score
+import pytest
+
+from app.planner.evals import Case, score
 from app.planner.output import PlannerOutput
-from tests.conftest import plan
 from tests.fake_ollama import FakeOllama
-from tests.test_cli import CLI, ROOT, _env
+from tests.helpers import CLI, ROOT, cli_env, plan
 
 SUITE = Path(ROOT) / "evals" / "base_tools.toml"
 
@@ -25,6 +26,7 @@ def test_scoring_rules():
     assert score(case, None) == (False, False)
 
 
+@pytest.mark.slow
 def test_eval_command_reports_per_case_and_in_total(tmp_path):
     import tomllib
 
@@ -50,7 +52,7 @@ def test_eval_command_reports_per_case_and_in_total(tmp_path):
     with FakeOllama() as ollama:
         ollama.responder = responder
         out = subprocess.run(CLI + ["eval", str(SUITE), "--json", str(report)], cwd=tmp_path,
-                             env=_env(OLLAMA_BASE_URL=ollama.url, OLLAMA_MODEL="test-model"),
+                             env=cli_env(OLLAMA_BASE_URL=ollama.url, OLLAMA_MODEL="test-model"),
                              capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     data = json.loads(report.read_text())
@@ -67,9 +69,10 @@ def test_eval_command_reports_per_case_and_in_total(tmp_path):
     assert "greeting-en" in out.stdout and f"{n} cases:" in out.stdout and "right arguments" in out.stdout
 
 
+@pytest.mark.slow
 def test_eval_with_model_down_says_so(tmp_path):
     out = subprocess.run(CLI + ["eval", str(SUITE), "--format", "json"], cwd=tmp_path,
-                         env=_env(OLLAMA_BASE_URL="http://127.0.0.1:9", OLLAMA_MODEL="m", LLM_MAX_ATTEMPTS="1"),
+                         env=cli_env(OLLAMA_BASE_URL="http://127.0.0.1:9", OLLAMA_MODEL="m", LLM_MAX_ATTEMPTS="1"),
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 2
     assert "connection failed" in json.loads(out.stdout)["cases"][0]["error"]

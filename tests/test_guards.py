@@ -4,9 +4,9 @@ import sys
 
 import pytest
 
-from app.executor.policy import PolicyError, load_policy
-from app.process import run_process
-from tests.conftest import chat, plan, rows
+from app.tools.policy import PolicyError, load_policy
+from app.tools.process_runner import run_process
+from tests.helpers import chat, plan, rows
 
 POLICY = """
 [channels.web]

@@ -3,7 +3,7 @@
 import pytest
 
 from app.llm.base import ModelUnavailable
-from tests.conftest import chat, plan, rows
+from tests.helpers import chat, plan, rows
 
 
 def test_health(client):
@@ -111,12 +111,17 @@ def test_response_shape(client, model):
     assert body["session_id"] == "s1" and isinstance(body["duration_ms"], int)
 
 
-def test_unicode_and_odd_messages_never_500(client, model):
+def test_unicode_and_odd_messages_never_500(client, model, engine):
+    """Each is answered in words, never as "something went wrong on our side": a crash
+    inside the turn would still answer 200, so the trail is checked for internal errors."""
     model.push(*[plan("ok")] * 4)
     for message in ("ñandú 🦤", "\x00 null", "confirm", "/", "/ ", '/read_file path="unclosed',
                     "/read_file nokey", "confirm " + "a" * 5000):
         response = client.post("/agent", json={"message": message, "session_id": "odd"})
         assert response.status_code == 200, (message, response.text)
+        assert "on our side" not in response.json()["reply"], message
+    assert rows(engine, "audit_events", kind="internal_error") == []
+    assert len(rows(engine, "audit_events", kind="response")) == 8
 
 
 def test_refusals_before_a_turn_carry_the_request_id(make_client, engine):

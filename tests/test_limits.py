@@ -5,7 +5,7 @@ import uuid
 import pytest
 import redis
 
-from tests.conftest import chat, plan, rows
+from tests.helpers import chat, plan, rows
 
 
 def test_eleventh_request_in_a_minute_is_429(make_client, model, engine):

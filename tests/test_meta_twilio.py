@@ -7,8 +7,8 @@ import json
 import pytest
 from twilio.request_validator import RequestValidator
 
-from tests.conftest import plan, rows
 from tests.fake_http import RecordingServer
+from tests.helpers import plan, rows
 
 APP_SECRET, VERIFY = "meta-app-secret", "verify-me"
 
@@ -47,7 +47,7 @@ def post(client, body, secret=APP_SECRET):
     signature = "sha256=" + hmac.new(secret.encode(), raw, hashlib.sha256).hexdigest()
     response = client.post("/provider/meta", content=raw,
                            headers={"content-type": "application/json", "x-hub-signature-256": signature})
-    assert client.app.state.agent.drain(10)
+    assert client.app.state.runtime.deliveries.drain(10)
     return response
 
 

@@ -5,10 +5,10 @@ import subprocess
 import time
 
 import httpx
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import chat, plan
-from tests.test_cli import CLI, _env, _free_port, _wait_healthy
+from tests.helpers import CLI, chat, cli_env, free_port, plan, wait_healthy
 
 
 def scrape(client) -> dict:
@@ -54,17 +54,18 @@ def test_metrics_count_what_happened(client, model):
     assert delta("llm_planner_http_requests_total", method="POST", route="/agent", status="422") == 1
 
 
+@pytest.mark.slow
 def test_json_logs_with_request_id_and_a_rotating_file(tmp_path, backend, engine):
     _, url, _ = backend
-    port = _free_port()
+    port = free_port()
     log_file = tmp_path / "logs" / "agent.log"
     proc = subprocess.Popen(CLI + ["serve", "--port", str(port)], cwd=tmp_path,
-                            env=_env(DB_URL=url, LOG_FILE=str(log_file), LOG_LEVEL="info",
+                            env=cli_env(DB_URL=url, LOG_FILE=str(log_file), LOG_LEVEL="info",
                                      OLLAMA_MODEL="m", OLLAMA_BASE_URL="http://127.0.0.1:9",
                                      LLM_MAX_ATTEMPTS="1", CONFIRM_SECRET="k"),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        _wait_healthy(proc, port)
+        wait_healthy(proc, port)
         body = httpx.post(f"http://127.0.0.1:{port}/agent", json={"message": "hello", "session_id": "log"}).json()
         time.sleep(0.3)
     finally:

@@ -7,8 +7,8 @@ import pytest
 
 from app.llm import build_model
 from app.planner.output import PLAN_SCHEMA
-from tests.conftest import chat, rows
 from tests.fake_ollama import FakeOllama
+from tests.helpers import chat, rows
 
 
 @pytest.fixture

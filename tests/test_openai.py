@@ -4,8 +4,8 @@ import pytest
 
 from app.llm import build_model
 from app.planner.output import PLAN_SCHEMA
-from tests.conftest import chat, plan, rows
 from tests.fake_openai import FakeOpenAI
+from tests.helpers import chat, plan, rows
 
 
 def openai_client(make_client, make_settings, server, **overrides):

@@ -6,8 +6,8 @@ from http.server import BaseHTTPRequestHandler
 
 import pytest
 
-from tests.conftest import chat, plan, rows
 from tests.fake_http import LoopbackServer
+from tests.helpers import chat, plan, rows
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 import json
 
 from app.planner.output import PLAN_SCHEMA
-from tests.conftest import chat, plan, rows
+from tests.helpers import chat, plan, rows
 
 
 def test_plan_runs_read_tool_and_answers(client, model, workspace, engine):
@@ -106,11 +106,20 @@ def test_never_valid_plan_is_a_clean_error_and_nothing_runs(client, model, works
     assert raw[0] == "I think you should list the files."
 
 
-def test_wrong_types_are_not_coerced(client, model):
-    model.push({"reply": "x", "tool_calls": [{"tool": "list_dir", "args": "path=."}]},
-               {"reply": ["x"]}, {"reply": "x", "facts": {"a": {"nested": 1}}})
+def test_wrong_types_are_not_coerced(client, model, engine):
+    """A number where text belongs, one call where a list belongs, a nested fact: none is
+    bent into shape (Pydantic's `coerce_numbers_to_str` or a looser field type would).
+    Each attempt is refused by name and type, and nothing runs."""
+    model.push({"reply": 5, "tool_calls": []},
+               {"reply": "x", "tool_calls": {"tool": "list_dir", "args": {}}},
+               {"reply": "x", "facts": {"a": {"nested": 1}}})
     body = chat(client, "x")
     assert body["status"] == "error" and body["tool_executions"] == []
+    errors = [e["data"]["error"] for e in rows(engine, "audit_events", kind="plan_rejected")]
+    assert len(errors) == 3
+    assert "reply: Input should be a valid string" in errors[0]
+    assert "tool_calls: Input should be a valid array" in errors[1]
+    assert "facts.a" in errors[2]
 
 
 def test_partial_plan_never_runs(client, model, workspace):

@@ -4,8 +4,8 @@ import logging
 import re
 from pathlib import Path
 
-from app.executor.registry import load_registry
-from tests.conftest import chat, plan
+from app.tools.registry import load_registry
+from tests.helpers import chat, plan
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -55,3 +55,22 @@ def test_broken_plugins_are_skipped(tmp_path, caplog):
     logged = caplog.text
     for name in ("syntax.py", "imports.py", "liar.py", "already registered"):
         assert name in logged
+
+
+def test_a_plugin_registers_only_the_tools_it_defines(tmp_path, caplog):
+    """A plugin that imports a built-in tool (to reuse or wrap it) does not register it a
+    second time: nothing is logged as a duplicate, and its own tool is there."""
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    (plugins / "reuse.py").write_text(
+        "from app.tools import ToolArgs, tool\n"
+        "from plugins.files import read_file, ReadFileArgs\n"
+        "@tool(permissions=['read'], tag='read')\n"
+        "def read_twice(args: ReadFileArgs, ctx):\n"
+        "    'Read a file twice.'\n"
+        "    return [read_file.func(args, ctx)] * 2\n")
+    with caplog.at_level(logging.WARNING, logger="llm_planner.plugins"):
+        registry = load_registry(plugins)
+    assert "read_twice" in registry.names()
+    assert registry.names().count("read_file") == 1
+    assert "already registered" not in caplog.text

@@ -10,11 +10,13 @@ import subprocess
 import time
 
 import httpx
+import pytest
 
-from tests.conftest import plan, rows
 from tests.fake_http import RecordingServer
 from tests.fake_ollama import FakeOllama
-from tests.test_cli import CLI, _env, _free_port, _wait_healthy
+from tests.helpers import CLI, cli_env, free_port, plan, rows, wait_healthy
+
+pytestmark = pytest.mark.slow  # each test starts real processes
 
 
 def _start(tmp_path, env, port):
@@ -39,14 +41,14 @@ def test_kill_between_acknowledgement_and_answer(backend, engine, tmp_path):
                       "text": {"body": "are you there?"}}]}}]}]}).encode()
     signature = "sha256=" + hmac.new(b"app-secret", body, hashlib.sha256).hexdigest()
     with FakeOllama() as ollama, RecordingServer() as graph:
-        env = _env(DB_URL=url, OLLAMA_BASE_URL=ollama.url, OLLAMA_MODEL="test-model",
+        env = cli_env(DB_URL=url, OLLAMA_BASE_URL=ollama.url, OLLAMA_MODEL="test-model",
                    META_APP_SECRET="app-secret", META_VERIFY_TOKEN="v", META_ACCESS_TOKEN="t",
                    META_GRAPH_URL=graph.url, CONFIRM_SECRET="k")
-        port = _free_port()
+        port = free_port()
         ollama.delay = 30  # the model is slow: the process dies while it waits
         first = _start(tmp_path, env, port)
         try:
-            _wait_healthy(first, port)
+            wait_healthy(first, port)
             ack = httpx.post(f"http://127.0.0.1:{port}/provider/meta", content=body,
                              headers={"content-type": "application/json", "x-hub-signature-256": signature})
             assert ack.status_code == 200 and ack.json()["accepted"] == 1
@@ -59,10 +61,10 @@ def test_kill_between_acknowledgement_and_answer(backend, engine, tmp_path):
 
         ollama.delay = 0
         ollama.reply(plan("Yes, I am here."))
-        port = _free_port()
+        port = free_port()
         second = _start(tmp_path, env, port)
         try:
-            _wait_healthy(second, port)
+            wait_healthy(second, port)
             assert _until(lambda: rows(engine, "dedupe_messages")[0]["status"] == "done")
             assert _until(lambda: len(graph.requests) == 1)
         finally:
@@ -75,7 +77,7 @@ def test_kill_between_acknowledgement_and_answer(backend, engine, tmp_path):
 
         third = _start(tmp_path, env, port)  # and a further restart does not run it again
         try:
-            _wait_healthy(third, port)
+            wait_healthy(third, port)
             time.sleep(1)
         finally:
             third.terminate()

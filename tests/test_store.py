@@ -11,11 +11,12 @@ from contextlib import contextmanager
 import pytest
 from sqlalchemy import event as sa_event
 
-from app import audit
-from app.store import conversations
+from app.audit import chain as audit
+from app.audit import repository as audit_rows
+from app.conversations import history as conversations
 from app.store.db import create_db_engine, reader_for
 from app.store.tables import utcnow
-from tests.conftest import rows
+from tests.helpers import rows
 
 
 def _save(engine, session_id: str, text: str) -> None:
@@ -115,7 +116,7 @@ def test_a_failed_statement_rolls_back_the_whole_turn(engine):
     with pytest.raises(Exception), engine.begin() as conn:
         conversations.save_turn(conn, channel="web", session_id="s1", request_id="r1",
                                 user_text="hello", assistant_text="hi", facts=None)
-        audit._INSERT.run_many(conn, [event])  # kind is NOT NULL
+        audit_rows.append(conn, [event], lambda prev, events: "x" * 64)  # kind is NOT NULL
     assert rows(engine, "messages") == [] and rows(engine, "audit_events") == []
     assert rows(engine, "sessions") == []
 
@@ -239,14 +240,14 @@ def _holding_the_audit_head(engine, seconds: float = 1.5):
 
 
 def _turns_counted() -> float:
-    from app.metrics import REGISTRY
+    from app.observability.metrics import REGISTRY
     return sum(REGISTRY.get_sample_value("llm_planner_turns_total", {"channel": "web", "status": status}) or 0
                for status in ("success", "awaiting_confirmation", "tool_error", "error"))
 
 
-def _impatient_agent(url: str, make_settings, model):
+def _impatient_runtime(url: str, make_settings, model):
     """A runtime whose connections wait 1 s for a row lock (InnoDB's default is 50)."""
-    from app.agent import Agent
+    from app.runtime import Runtime
     turn_engine = create_db_engine(url)
 
     @sa_event.listens_for(turn_engine, "connect")
@@ -254,7 +255,7 @@ def _impatient_agent(url: str, make_settings, model):
         with dbapi_connection.cursor() as cursor:
             cursor.execute("SET SESSION innodb_lock_wait_timeout = 1")
 
-    return Agent(make_settings(), engine=turn_engine, model=model)
+    return Runtime(make_settings(), engine=turn_engine, model=model)
 
 
 @pytest.mark.parametrize("backend", ["mysql"], indirect=True)  # InnoDB's lock waits
@@ -264,20 +265,20 @@ def test_a_turn_whose_store_meets_a_lock_timeout_is_stored_once_on_a_second_try(
     """Another transaction holds the audit head past the turn's lock wait: InnoDB gives the
     turn's transaction up (1205), and the turn stores itself again, once, instead of
     answering "internal error" after its tool has run."""
-    from app.turn import Message
-    from tests.conftest import plan
+    from app.conversations.message import Message
+    from tests.helpers import plan
     _, url, _ = backend
-    agent = _impatient_agent(url, make_settings, model)
+    runtime = _impatient_runtime(url, make_settings, model)
     model.push(plan("Here.", call))
     turns_before = _turns_counted()
     with _holding_the_audit_head(engine), caplog.at_level("WARNING", logger="llm_planner.turn"):
-        answer = agent.handle(Message("web", "busy", "what is here?"))
+        answer = runtime.conversations.answer(Message("web", "busy", "what is here?"))
     assert any("trying again" in r.getMessage() for r in caplog.records)
     assert _turns_counted() - turns_before == 1  # the metrics count what the audit trail holds
     if call[0] == "write_file":  # parked once, with the token the answer names
         assert answer.status == "awaiting_confirmation" and len(answer.confirmations) == 1
         assert len(rows(engine, "pending_confirmations")) == 1
-        confirmed = agent.handle(Message("web", "busy", f"confirm {answer.confirmations[0].token}"))
+        confirmed = runtime.conversations.answer(Message("web", "busy", f"confirm {answer.confirmations[0].token}"))
         assert confirmed.status == "success" and (workspace / "a.txt").read_text() == "x"
     else:
         assert answer.status == "success" and answer.tool_executions[0].status == "success"
@@ -287,7 +288,7 @@ def test_a_turn_whose_store_meets_a_lock_timeout_is_stored_once_on_a_second_try(
     assert kinds.count("response") == 1 and "internal_error" not in kinds
     assert kinds.count("tool_execution" if call[0] == "list_dir" else "confirmation_requested") == 1
     assert audit.verify(engine)[1] is None
-    agent.engine.dispose()
+    runtime.engine.dispose()
 
 
 @pytest.mark.parametrize("backend", ["mysql"], indirect=True)  # InnoDB's lock waits
@@ -295,19 +296,19 @@ def test_a_confirmation_taken_during_a_lock_timeout_runs_its_call_once(
         backend, engine, make_settings, model, caplog, workspace):
     """The token's consumption and its record commit together; given up by InnoDB, they are
     tried again, and the parked call runs once."""
-    from app.turn import Message
-    from tests.conftest import plan
+    from app.conversations.message import Message
+    from tests.helpers import plan
     _, url, _ = backend
-    agent = _impatient_agent(url, make_settings, model)
+    runtime = _impatient_runtime(url, make_settings, model)
     model.push(plan("Writing.", ("write_file", {"path": "b.txt", "content": "y"})))
-    token = agent.handle(Message("web", "busy", "write it")).confirmations[0].token
+    token = runtime.conversations.answer(Message("web", "busy", "write it")).confirmations[0].token
     with _holding_the_audit_head(engine), caplog.at_level("WARNING", logger="llm_planner.turn"):
-        confirmed = agent.handle(Message("web", "busy", f"confirm {token}"))
+        confirmed = runtime.conversations.answer(Message("web", "busy", f"confirm {token}"))
     assert any("trying again" in r.getMessage() for r in caplog.records)
     assert confirmed.status == "success" and (workspace / "b.txt").read_text() == "y"
     kinds = [e["kind"] for e in rows(engine, "audit_events", request_id=confirmed.request_id)]
     assert kinds.count("confirmation_consumed") == 1 and kinds.count("tool_execution") == 1
-    again = agent.handle(Message("web", "busy", f"confirm {token}"))
+    again = runtime.conversations.answer(Message("web", "busy", f"confirm {token}"))
     assert again.status == "error" and again.tool_executions == []
     assert audit.verify(engine)[1] is None
-    agent.engine.dispose()
+    runtime.engine.dispose()

@@ -6,9 +6,9 @@ import time
 import pytest
 from pydantic import Field
 
-from app.executor.registry import ToolRegistry, load_registry
 from app.tools import ToolArgs, tool
-from tests.conftest import chat, plan, rows
+from app.tools.registry import ToolRegistry, load_registry
+from tests.helpers import chat, plan, rows
 
 
 @pytest.fixture

@@ -6,14 +6,13 @@ from urllib.parse import parse_qsl
 from xml.sax.saxutils import escape
 
 from fastapi import APIRouter, HTTPException, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
-from app.audit import record
-from app.channels.inbound import limited_delivery, still_processing
-from app.channels.signatures import SignatureError, verify_twilio
-from app.deps import AgentDep, off_loop
+from app.channel import Channel
+from app.channels.signatures import verify_twilio
+from app.channels.webhooks import limited_answer, still_processing, verified_body
+from app.http.deps import RuntimeDep, off_loop
 
 router = APIRouter(tags=["channels"])
 
@@ -31,27 +30,26 @@ def twiml(text: str) -> str:
 
 
 @router.post("/provider/twilio")
-async def twilio_inbound(request: Request, response: Response, agent: AgentDep):
-    token = agent.settings.twilio_auth_token
+async def twilio_inbound(request: Request, response: Response, runtime: RuntimeDep):
+    token = runtime.settings.twilio_auth_token
     if not token:
         raise HTTPException(503, "TWILIO_AUTH_TOKEN is not configured on this server")
-    raw = await request.body()
-    params = parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True)
-    try:
+
+    def verify(raw: bytes) -> list[tuple[str, str]]:
+        params = parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True)
         verify_twilio(request.headers.get("x-twilio-signature"), token,
-                      signed_url(request, agent.settings.public_base_url), params)
-    except SignatureError as exc:
-        await run_in_threadpool(record, agent.engine, "signature_rejected", channel="twilio",
-                                route=request.url.path, reason=exc.reason)
-        raise HTTPException(401, "invalid Twilio signature") from None
+                      signed_url(request, runtime.settings.public_base_url), params)
+        return params
+
+    _, params = await verified_body(request, runtime, Channel.TWILIO, verify, "invalid Twilio signature")
     form = dict(params)
     missing = [name for name in ("MessageSid", "From", "Body") if not form.get(name)]
     if missing:
         raise RequestValidationError([{"loc": ("body", name), "type": "missing", "msg": "Field required"}
                                       for name in missing])
-    answer = await off_loop(agent, limited_delivery, agent, request, response, "twilio", form["MessageSid"][:191],
-                            form["From"][:128], form["Body"][:10000])
+    answer = await off_loop(runtime, limited_answer, runtime, request, response, Channel.TWILIO,
+                            form["MessageSid"][:191], form["From"][:128], form["Body"][:10000])
     if answer is None:
-        return JSONResponse(still_processing(), status_code=503, headers={"Retry-After": "5"})
+        return still_processing()
     return Response(twiml(answer["reply"]), media_type="application/xml")
 

@@ -6,7 +6,13 @@ from __future__ import annotations
 import time
 from typing import Callable
 
-from tenacity import Retrying, retry_if_exception, stop_after_attempt, stop_after_delay, wait_exponential_jitter
+from tenacity import (
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    stop_after_delay,
+    wait_exponential_jitter,
+)
 
 from app.llm.base import ModelReply, ModelUnavailable
 

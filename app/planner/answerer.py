@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from app.confirmations.parsing import mask_tokens
 from app.llm.base import ChatModel, ModelReply
-from app.planner.commands import mask_tokens
-from app.planner.context import PROMPTS_DIR, load_prompt, quoted
-from app.schemas import ToolExecution
+from app.planner.prompt import PROMPTS_DIR, load_prompt, quoted
+from app.tools.execution import ToolExecution
 
 MAX_RESULTS_CHARS = 12000
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.audit import AuditTrail
-from app.executor.registry import ToolRegistry
+from app.audit.chain import AuditTrail
 from app.llm.base import ChatModel
-from app.planner.context import PROMPTS_DIR, build_messages, correction, system_prompt
-from app.planner.guard import PlanRejected, parse_plan
 from app.planner.output import PLAN_SCHEMA, PlannerOutput
+from app.planner.parse import PlanRejected, parse_plan
+from app.planner.prompt import PROMPTS_DIR, build_messages, correction, system_prompt
+from app.tools.registry import ToolRegistry
 
 MAX_RAW_AUDITED = 20000
 

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import logging
 import weakref
 from pathlib import Path
-from typing import Callable, TypeVar
 
 import sqlalchemy as sa
-from pymysql.err import MySQLError
 from sqlalchemy.engine import Engine, make_url
 
 _readers: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
-T = TypeVar("T")
-ATTEMPTS = 3
 
 
 def create_db_engine(url: str) -> Engine:
@@ -54,39 +49,6 @@ def reader_for(engine: Engine) -> Engine:
             pool_pre_ping=False, pool_reset_on_return=None, pool_recycle=1800, pool_size=2, max_overflow=30)
         _use_fast_escaping(reader)
     return reader
-
-
-# InnoDB's deadlock and lock wait timeout: the transaction (or its statement) was rolled
-# back and nothing of it was kept; run again, it usually goes through.
-_TRANSIENT = {1205, 1213}
-
-
-def is_transient(exc: BaseException) -> bool:
-    """A MySQL/MariaDB error worth running the whole transaction again for, whether
-    SQLAlchemy wrapped it or it came from the driver's cursor (app/store/direct.py)."""
-    error = getattr(exc, "orig", None) or exc
-    return isinstance(error, MySQLError) and bool(error.args) and error.args[0] in _TRANSIENT
-
-
-def transient_code(exc: BaseException) -> str:
-    """What a log line says of it: the server's error code, not the statement (whose
-    parameters may carry what users wrote)."""
-    error = getattr(exc, "orig", None) or exc
-    return f"MySQL error {error.args[0]}" if error.args else type(error).__name__
-
-
-def retried(transaction: Callable[[], T], undo: Callable[[], None], what: str, log: logging.Logger) -> T:
-    """`transaction()` (it begins and commits its own), run again after `undo()` puts the
-    caller's state back, when InnoDB gave it up; up to ATTEMPTS times, then its error."""
-    for attempt in range(1, ATTEMPTS + 1):
-        try:
-            return transaction()
-        except Exception as exc:
-            if attempt == ATTEMPTS or not is_transient(exc):
-                raise
-            log.warning("%s met %s; trying again", what, transient_code(exc))
-            undo()
-    raise AssertionError("unreachable")
 
 
 def _use_fast_escaping(engine: Engine) -> None:

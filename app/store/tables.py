@@ -7,15 +7,15 @@ from datetime import datetime, timezone
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
 
-metadata = sa.MetaData(
-    naming_convention={
-        "ix": "ix_%(column_0_label)s",
-        "uq": "uq_%(table_name)s_%(column_0_name)s",
-        "ck": "ck_%(table_name)s_%(constraint_name)s",
-        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-        "pk": "pk_%(table_name)s",
-    }
-)
+# Stable constraint names on every database; plugins' own tables use the same.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY.
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
@@ -157,28 +157,4 @@ pending_confirmations = sa.Table(
     sa.Column("expires_at", UtcDateTime, nullable=False),
     sa.Column("resolved_at", UtcDateTime, nullable=True),
     sa.Index("ix_pending_confirmations_session", "channel", "session_id", "short_code"),
-)
-
-customers = sa.Table(
-    "customers",
-    metadata,
-    sa.Column("id", BigId, primary_key=True, autoincrement=True),
-    sa.Column("name", sa.String(200), nullable=False),
-    sa.Column("email", sa.String(254), nullable=False, unique=True),
-    sa.Column("verified", sa.Boolean, nullable=False, server_default=sa.false()),
-    sa.Column("created_at", UtcDateTime, nullable=False),
-)
-
-# A customer's e-mail check: the code is kept only as an HMAC, expires, and allows a few tries.
-email_verifications = sa.Table(
-    "email_verifications",
-    metadata,
-    sa.Column("id", BigId, primary_key=True, autoincrement=True),
-    sa.Column("customer_id", sa.BigInteger, sa.ForeignKey("customers.id", ondelete="CASCADE"), nullable=False),
-    sa.Column("email", sa.String(254), nullable=False, index=True),
-    sa.Column("code_hash", sa.String(64), nullable=False),
-    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
-    sa.Column("created_at", UtcDateTime, nullable=False),
-    sa.Column("expires_at", UtcDateTime, nullable=False),
-    sa.Column("verified_at", UtcDateTime, nullable=True),
 )

@@ -1,0 +1,1 @@
+"""The audit trail: a hash chain of every decision, its repository, and its routes."""

@@ -1,0 +1,37 @@
+"""Every kind of audit event: a closed vocabulary, so a misspelt kind is an error, not a
+row nobody finds. The values are what `audit_events.kind` stores."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class AuditKind(StrEnum):
+    # a turn
+    REQUEST = "request"
+    COMMAND = "command"
+    COMMAND_REJECTED = "command_rejected"
+    MODEL_CALL = "model_call"
+    MODEL_UNAVAILABLE = "model_unavailable"
+    PLAN = "plan"
+    PLAN_REJECTED = "plan_rejected"
+    ANSWER_SKIPPED = "answer_skipped"
+    TOOL_EXECUTION = "tool_execution"
+    BUDGET_EXCEEDED = "budget_exceeded"
+    RESPONSE = "response"
+    INTERNAL_ERROR = "internal_error"
+    # confirmations
+    CONFIRMATION_REQUESTED = "confirmation_requested"
+    CONFIRMATION_CONSUMED = "confirmation_consumed"
+    CONFIRMATION_CANCELLED = "confirmation_cancelled"
+    CONFIRMATION_REJECTED = "confirmation_rejected"
+    # deliveries
+    DUPLICATE_DELIVERY = "duplicate_delivery"
+    DELIVERY_RECOVERED = "delivery_recovered"
+    REPLY_SENT = "reply_sent"
+    REPLY_FAILED = "reply_failed"
+    # refusals before a turn
+    AUTH_FAILED = "auth_failed"
+    RATE_LIMITED = "rate_limited"
+    REQUEST_REJECTED = "request_rejected"
+    SIGNATURE_REJECTED = "signature_rejected"

@@ -1,0 +1,28 @@
+"""The ways a message comes in, and what each can do. A closed vocabulary: the values are
+what the database stores, so they never change."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Channel(StrEnum):
+    WEB = "web"            # POST /agent
+    API = "api"            # POST /agent/run
+    GATEWAY = "wa"         # POST /wa/agent: a WhatsApp-style gateway you run
+    STANDARD_WEBHOOK = "provider"  # POST /provider/inbound
+    WHATSAPP_CLOUD = "meta"  # POST /provider/meta
+    TWILIO = "twilio"      # POST /provider/twilio
+
+    @property
+    def short_codes(self) -> bool:
+        """A person types the confirmation on a phone: a short code instead of the long token."""
+        return self in _PHONE
+
+    @property
+    def replies_out_of_band(self) -> bool:
+        """The webhook is acknowledged at once and the answer is sent afterwards."""
+        return self is Channel.WHATSAPP_CLOUD
+
+
+_PHONE = frozenset({Channel.GATEWAY, Channel.STANDARD_WEBHOOK, Channel.WHATSAPP_CLOUD, Channel.TWILIO})

@@ -1,0 +1,36 @@
+"""`llm-planner audit verify|tail`."""
+
+from __future__ import annotations
+
+import json
+
+from app.cli.settings import load_settings
+
+
+def cmd_audit(args) -> int:
+    from app.audit import chain
+    from app.store.db import create_db_engine
+
+    settings = load_settings()
+    engine = create_db_engine(settings.db_url)
+    if args.action == "verify":
+        checked, broken = chain.verify(engine)
+        if broken is None:
+            print(f"audit trail intact: {checked} events, every link verified")
+            return 0
+        where = f"event {broken['id']}" if broken["id"] else "the end of the trail"
+        print(f"audit trail BROKEN at {where}: {broken['problem']} ({checked} events verified before it)")
+        return 1
+    events, _ = chain.query(engine, session_id=args.session, kind=args.kind, limit=args.n)
+    for event in reversed(events):
+        print(json.dumps(event, ensure_ascii=False))
+    return 0
+
+
+def add(sub) -> None:
+    trail = sub.add_parser("audit", help="verify the audit hash chain, or print its newest events")
+    trail.add_argument("action", choices=["verify", "tail"])
+    trail.add_argument("-n", type=int, default=20, help="tail: how many events")
+    trail.add_argument("--session", help="tail: only this session")
+    trail.add_argument("--kind", help="tail: only this kind of event")
+    trail.set_defaults(func=cmd_audit)

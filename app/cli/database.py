@@ -1,0 +1,38 @@
+"""`llm-planner migrate` and `llm-planner purge`."""
+
+from __future__ import annotations
+
+import sys
+
+from app.cli.settings import load_settings
+
+
+def cmd_migrate(args) -> int:
+    from app.store.migrate import upgrade
+
+    settings = load_settings()
+    upgrade(settings.db_url)
+    print("database schema is up to date")
+    return 0
+
+
+def cmd_purge(args) -> int:
+    from app.deliveries.inbox import Inbox
+    from app.store.db import create_db_engine
+
+    settings = load_settings()
+    days = args.days or settings.dedupe_keep_days
+    if days < 7:
+        print("dedupe rows are kept at least 7 days", file=sys.stderr)
+        return 2
+    removed = Inbox(create_db_engine(settings.db_url), settings.inbox_lease_sec, 0).purge(days)
+    print(f"removed {removed} answered deliveries older than {days} days")
+    return 0
+
+
+def add(sub) -> None:
+    migrate = sub.add_parser("migrate", help="bring DB_URL to the current schema (alembic upgrade head)")
+    migrate.set_defaults(func=cmd_migrate)
+    purge = sub.add_parser("purge", help="delete answered webhook deliveries older than N days (>= 7)")
+    purge.add_argument("--days", type=int)
+    purge.set_defaults(func=cmd_purge)

@@ -1,0 +1,60 @@
+"""`llm-planner tools` and `llm-planner eval`."""
+
+from __future__ import annotations
+
+import json
+
+from app.cli.settings import load_settings
+
+
+def cmd_tools(args) -> int:
+    from app.tools.registry import load_registry
+
+    settings = load_settings()
+    registry = load_registry(settings.plugins_dir)
+    if args.json:
+        print(json.dumps(registry.catalogue(), indent=2))
+        return 0
+    for item in registry.catalogue():
+        blocked = sorted(set(item["permissions"]) & settings.blocked)
+        note = f"  [blocked: {', '.join(blocked)}]" if blocked else ""
+        print(f"{item['name']}  tag={item['tag']}  permissions={','.join(item['permissions'])}{note}")
+        print(f"    {item['description']}")
+        print(f"    args: {json.dumps(item['args_schema'].get('properties', {}))}")
+    return 0
+
+
+def cmd_eval(args) -> int:
+    from pathlib import Path
+
+    from app.llm import build_model
+    from app.planner.evals import as_json, load_suite, report, run_suite
+    from app.planner.planner import Planner
+    from app.tools.registry import load_registry
+
+    settings = load_settings()
+    cases = load_suite(Path(args.suite))
+    model = build_model(settings)
+    planner = Planner(model, load_registry(settings.plugins_dir), settings.planner_max_retries)
+    results, summary = run_suite(planner, cases)
+    name = f"{model.provider}:{getattr(model, 'model', None)} at {model.url}"
+    document = as_json(results, summary, name)
+    if args.format == "json":
+        print(json.dumps(document, indent=2, ensure_ascii=False))
+    else:
+        print(f"model {name}\n")
+        print(report(results, summary))
+    if args.json:
+        Path(args.json).write_text(json.dumps(document, indent=2, ensure_ascii=False))
+    return 2 if all(r.error for r in results) else 0
+
+
+def add(sub) -> None:
+    tools = sub.add_parser("tools", help="the tool catalogue: name, tag, permissions, arguments")
+    tools.add_argument("--json", action="store_true")
+    tools.set_defaults(func=cmd_tools)
+    evaluate = sub.add_parser("eval", help="run a suite of instructions through the configured model")
+    evaluate.add_argument("suite", help="a TOML suite, e.g. evals/base_tools.toml")
+    evaluate.add_argument("--format", choices=["table", "json"], default="table")
+    evaluate.add_argument("--json", metavar="FILE", help="also write the JSON report to FILE")
+    evaluate.set_defaults(func=cmd_eval)

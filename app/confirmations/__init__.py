@@ -1,0 +1,1 @@
+"""Confirmation tokens and short codes, their repository, and confirm/cancel parsing."""

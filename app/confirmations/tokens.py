@@ -1,0 +1,161 @@
+"""Confirmation tokens: signed, bound to session, channel, tool and exact arguments,
+consumed once by a conditional UPDATE so the database, not a lock, decides who runs."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from itsdangerous import BadData, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy.engine import Connection
+
+from app.channel import Channel
+from app.confirmations import repository
+from app.confirmations.parsing import CODE_LENGTH, CROCKFORD, normalize_code
+from app.confirmations.repository import ConfirmationStatus
+from app.store.tables import utcnow
+
+SALT = "llm-planner/confirm/v1"
+
+
+class ConfirmError(Exception):
+    """`code` names the service text that explains the refusal; `guess` marks a short code
+    that matched nothing, which counts against the session's wrong-guess budget."""
+
+    def __init__(self, code: str, guess: bool = False) -> None:
+        super().__init__(code)
+        self.code = code
+        self.guess = guess
+
+
+@dataclass(frozen=True)
+class Parked:
+    token_id: str
+    tool_name: str
+    args: dict[str, Any]
+    preview: str
+
+
+@dataclass(frozen=True)
+class Issued:
+    token: str
+    token_id: str
+    expires_at: datetime
+
+
+def args_hash(tool_name: str, args: dict[str, Any]) -> str:
+    canonical = json.dumps([tool_name, args], sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+
+
+class Confirmations:
+    def __init__(self, keys: list[str], ttl_sec: int, max_failures: int = 5) -> None:
+        # itsdangerous signs with the last key and accepts any: rotation is "append, later drop".
+        self.serializer = URLSafeTimedSerializer(keys, salt=SALT)
+        self.keys = [key.encode() for key in keys]
+        self.ttl = ttl_sec
+        self.max_failures = max_failures
+
+    def _short_code(self, key: bytes, token_id: str, session_id: str, channel: str,
+                    tool_name: str, digest: str) -> str:
+        """40 bits of an HMAC over everything the token binds: signed, bound, unguessable
+        within the session's wrong-guess budget."""
+        message = "|".join((SALT, token_id, session_id, channel, tool_name, digest)).encode()
+        number = int.from_bytes(hmac.new(key, message, hashlib.sha256).digest()[:5], "big")
+        return "".join(CROCKFORD[(number >> (5 * i)) & 31] for i in reversed(range(CODE_LENGTH)))
+
+    def issue(self, conn: Connection, *, request_id: str, channel: str, session_id: str,
+              tool_name: str, args: dict[str, Any], preview: str) -> Issued:
+        token_id = secrets.token_urlsafe(12)
+        digest = args_hash(tool_name, args)
+        now = utcnow()
+        expires_at = now + timedelta(seconds=self.ttl)
+        code = None
+        if Channel(channel).short_codes:
+            code = self._short_code(self.keys[-1], token_id, session_id, channel, tool_name, digest)
+        repository.insert(conn, token_id=token_id, request_id=request_id, channel=channel,
+                          session_id=session_id, tool_name=tool_name, args=args, args_hash=digest,
+                          preview=preview, short_code=code, created_at=now, expires_at=expires_at)
+        if code:
+            token = f"{code[:4]}-{code[4:]}"
+        else:
+            token = self.serializer.dumps([token_id, session_id, channel, tool_name, digest])
+        return Issued(token=token, token_id=token_id, expires_at=expires_at)
+
+    def consume(self, conn: Connection, token: str, *, channel: str, session_id: str) -> Parked:
+        return self._resolve(conn, token, channel, session_id, ConfirmationStatus.CONSUMED)
+
+    def cancel(self, conn: Connection, token: str, *, channel: str, session_id: str) -> Parked:
+        return self._resolve(conn, token, channel, session_id, ConfirmationStatus.CANCELLED)
+
+    def _resolve(self, conn: Connection, token: str, channel: str, session_id: str,
+                 new_status: ConfirmationStatus) -> Parked:
+        if "." in token:
+            token_id, tool_name, digest = self._verify(token, channel, session_id)
+        else:
+            token_id, tool_name, digest = self._verify_code(conn, token, channel, session_id)
+        now = utcnow()
+        claimed = repository.claim(conn, token_id=token_id, channel=channel, session_id=session_id,
+                                   tool_name=tool_name, args_hash=digest, new_status=new_status, now=now)
+        row = repository.by_token_id(conn, token_id)
+        if claimed and row is not None:
+            if args_hash(row.tool_name, row.args) != digest:
+                raise ConfirmError("token_invalid")  # the stored call was altered
+            if row.short_code:
+                repository.reset_failures(conn, channel, session_id)
+            return Parked(token_id, row.tool_name, row.args, row.preview)
+        if row is None:
+            raise ConfirmError("token_invalid")
+        if row.status == ConfirmationStatus.CONSUMED:
+            raise ConfirmError("token_used")
+        if row.status == ConfirmationStatus.CANCELLED:
+            raise ConfirmError("token_cancelled")
+        if row.expires_at <= now:
+            raise ConfirmError("token_expired")
+        raise ConfirmError("token_invalid")
+
+    def _verify(self, token: str, channel: str, session_id: str) -> tuple[str, str, str]:
+        try:
+            payload = self.serializer.loads(token, max_age=self.ttl)
+        except SignatureExpired:
+            raise ConfirmError("token_expired") from None
+        except BadData:
+            raise ConfirmError("token_invalid") from None
+        if not (isinstance(payload, list) and len(payload) == 5
+                and all(isinstance(part, str) for part in payload)):
+            raise ConfirmError("token_invalid")
+        token_id, bound_session, bound_channel, tool_name, digest = payload
+        if bound_channel != channel:
+            raise ConfirmError("token_other_channel")
+        if bound_session != session_id:
+            raise ConfirmError("token_other_session")
+        return token_id, tool_name, digest
+
+    def _verify_code(self, conn: Connection, text: str, channel: str,
+                     session_id: str) -> tuple[str, str, str]:
+        if not Channel(channel).short_codes:
+            raise ConfirmError("token_invalid")
+        locked = repository.locked_until(conn, channel, session_id)
+        if locked is not None and locked > utcnow():
+            raise ConfirmError("token_locked")
+        code = normalize_code(text)
+        row = None if code is None else repository.by_short_code(conn, channel, session_id, code)
+        if row is None:
+            raise ConfirmError("token_invalid", guess=True)
+        if not any(hmac.compare_digest(code, self._short_code(key, row.token_id, session_id, channel,
+                                                              row.tool_name, row.args_hash))
+                   for key in self.keys):
+            raise ConfirmError("token_invalid")  # signed with a dropped key, or the row was altered
+        return row.token_id, row.tool_name, row.args_hash
+
+    def register_failure(self, conn: Connection, channel: str, session_id: str) -> bool:
+        """Count one wrong code; True when this one locks the session's confirmations."""
+        if repository.count_failure(conn, channel, session_id) < self.max_failures:
+            return False
+        repository.lock(conn, channel, session_id, utcnow() + timedelta(seconds=self.ttl))
+        return True

@@ -1,0 +1,1 @@
+"""Conversations: the turn, its history repository, and the wording of replies."""

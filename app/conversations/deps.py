@@ -1,0 +1,35 @@
+"""The typed collaborators of a turn, built once by the runtime."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.engine import Engine
+
+from app.config import Settings
+from app.confirmations.tokens import Confirmations
+from app.conversations.texts import Texts
+from app.llm.base import ChatModel
+from app.planner.planner import Planner
+from app.rate_limits import RateLimits
+from app.tools.executor import Executor
+from app.tools.filter import ToolFilter
+from app.tools.records import Records
+from app.tools.workspace import Workspace
+
+
+@dataclass(frozen=True)
+class TurnDeps:
+    """Everything a turn uses, built once by the runtime."""
+    settings: Settings
+    engine: Engine  # the turn's writes
+    reader: Engine  # its one history read
+    planner: Planner
+    answer_model: ChatModel  # words the answer from tool results (ANSWERER_ENABLED)
+    tools: ToolFilter
+    executor: Executor
+    confirmations: Confirmations
+    texts: Texts
+    limits: RateLimits
+    workspace: Workspace
+    records: Records

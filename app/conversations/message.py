@@ -1,0 +1,14 @@
+"""A message as a conversation receives it, whichever way it came in."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Message:
+    channel: str  # an app.channel.Channel value
+    session_id: str
+    text: str
+    request_id: str = field(default_factory=lambda: str(uuid.uuid4()))

@@ -1,0 +1,336 @@
+"""One turn: a confirm/cancel, a direct command, or a plan from the model; execute; answer."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from app.audit.chain import AuditTrail
+from app.audit.kinds import AuditKind as K
+from app.confirmations.parsing import parse_resolution, redact
+from app.confirmations.tokens import ConfirmError, Parked
+from app.conversations import history as history_rows
+from app.conversations.deps import TurnDeps
+from app.conversations.message import Message
+from app.conversations.schemas import AgentResponse, Confirmation
+from app.conversations.wording import (
+    catalogue,
+    confirmation_requests,
+    problems,
+    render_output,
+)
+from app.llm.base import ModelNotConfigured, ModelUnavailable
+from app.observability.logs import request_id_var
+from app.planner.answerer import compose
+from app.planner.commands import CommandSyntaxError, parse_command
+from app.planner.planner import Usage
+from app.planner.prompt import MAX_HISTORY_CHARS
+from app.store.tables import utcnow
+from app.store.transactions import retried, writing
+from app.tools.declare import ToolContext
+from app.tools.errors import ToolError
+from app.tools.execution import ToolExecution
+from app.tools.executor import Prepared
+
+log = logging.getLogger("llm_planner.turn")
+MAX_FACT_CHARS = 500
+
+
+class Turn:
+    def __init__(self, deps: TurnDeps, msg: Message) -> None:
+        self.deps, self.msg = deps, msg
+        self.texts = deps.texts
+        self.started, self.created_at = time.perf_counter(), utcnow()
+        self.trail = AuditTrail(msg.request_id, msg.channel, msg.session_id)
+        self.executions: list[ToolExecution] = []
+        self.to_park: list[tuple[Prepared, str]] = []
+        self.lines: list[str] = []
+        self.error: str | None = None
+        self.facts: dict | None = None  # set only when the plan changed them
+        self.session_known = False  # the session row was seen this turn
+        self.failures_worded = False  # a failure already explained in its own words
+        self.usage = Usage()
+
+    # -- the three ways a message is handled ------------------------------------------
+
+    def run(self) -> AgentResponse:
+        request_id_var.set(self.msg.request_id)
+        self.trail.add(K.REQUEST, text=redact(self.msg.text))
+        try:
+            resolution = parse_resolution(self.msg.text)
+            if resolution:
+                self._resolve(resolution.action, resolution.token)
+            elif self.msg.text.lstrip().startswith("/"):
+                self._command()
+            else:
+                self._plan()
+        except Exception:
+            log.exception("turn %s failed", self.msg.request_id)
+            self.trail.add(K.INTERNAL_ERROR)
+            self._fail(self.texts("internal_error", request_id=self.msg.request_id))
+        self.deps.limits.spend_tokens(self.budget_key, self.usage.prompt_tokens + self.usage.output_tokens)
+        return self._finish()
+
+    @property
+    def budget_key(self) -> str:
+        return f"{self.msg.channel}:{self.msg.session_id}"
+
+    def _plan(self) -> None:
+        deps = self.deps
+        if not deps.limits.tokens_left(self.budget_key):
+            self.trail.add(K.BUDGET_EXCEEDED, budget="model_tokens")
+            return self._fail(self.texts("budget_tokens", n=deps.settings.session_tokens_per_hour))
+        with deps.reader.connect() as conn:
+            facts, history = history_rows.load_context(conn, self.msg.channel, self.msg.session_id,
+                                                        deps.settings.history_turns, MAX_HISTORY_CHARS)
+        self.session_known = facts is not None
+        facts = facts or {}
+        try:
+            outcome = deps.planner.plan(self.msg.text, history, facts, self.trail, self.usage,
+                                         tools=deps.tools.visible(self.msg.channel))
+        except ModelNotConfigured as exc:
+            self.trail.add(K.MODEL_UNAVAILABLE, reason=str(exc))
+            return self._fail(self.texts("model_not_configured", setting=exc.setting))
+        except ModelUnavailable as exc:
+            self.trail.add(K.MODEL_UNAVAILABLE, provider=exc.provider, url=exc.url, reason=exc.reason)
+            return self._fail(self.texts("model_unavailable", provider=exc.provider, url=exc.url,
+                                         error=exc.reason))
+        if outcome.plan is None:
+            return self._fail(self.texts("plan_invalid", attempts=outcome.attempts))
+        plan = outcome.plan
+        if plan.facts:
+            self.facts = self._merge_facts(facts, plan.facts)
+        self.lines.append(plan.reply)
+        for call in plan.tool_calls:
+            self._execute(call.tool, call.args)
+        self._word_results()
+
+    def _word_results(self) -> None:
+        """Put what the read tools returned into the reply: chat users see only the text."""
+        done = [e for e in self.executions if e.status == "success"]
+        if not done:
+            return
+        if self.deps.settings.answerer_enabled:
+            try:
+                reply = compose(self.deps.answer_model, self.msg.text, self.executions)
+                self.usage.add(reply)
+                self.trail.add(K.MODEL_CALL, provider=self.deps.answer_model.provider, model=reply.model,
+                               purpose="answer", latency_ms=reply.latency_ms, retries=reply.retries,
+                               prompt_tokens=reply.prompt_tokens, output_tokens=reply.output_tokens,
+                               raw_output=reply.text[:20000])
+                if reply.text.strip():
+                    self.lines = [reply.text.strip()]
+                    return
+            except (ModelUnavailable, ModelNotConfigured) as exc:
+                self.trail.add(K.ANSWER_SKIPPED, reason=str(exc))
+        for execution in done:
+            self.lines.append(f"{execution.tool_name}:\n{render_output(execution.output)}")
+
+    def _command(self) -> None:
+        try:
+            command = parse_command(self.msg.text)
+        except CommandSyntaxError as exc:
+            self.trail.add(K.COMMAND_REJECTED, error=str(exc))
+            return self._fail(self.texts("bad_command", error=str(exc)))
+        self.trail.add(K.COMMAND, name=command.name, args=command.args)
+        if command.name == "help":
+            self.lines.append(self.texts("help"))
+        elif command.name == "tools":
+            self.lines.append(catalogue(self.texts, self.deps.tools.visible(self.msg.channel)))
+        else:
+            if self.deps.tools.registry.get(command.name) is None:
+                self.lines.append(self.texts("unknown_command", name=command.name[:64]))
+                self.failures_worded = True
+            execution = self._execute(command.name, command.args)
+            if execution is not None and execution.status == "success":
+                self.lines.append(render_output(execution.output))
+
+    def _resolve(self, action: str, token: str) -> None:
+        try:
+            parked = self._consume(action, token)
+        except ConfirmError as exc:
+            code = exc.code
+            if exc.guess and self._count_wrong_code():
+                code = "token_locked"
+            self.trail.add(K.CONFIRMATION_REJECTED, action=action, reason=code)
+            return self._fail(self.texts(code))
+        if action == "cancel":
+            self.executions.append(ToolExecution(tool_name=parked.tool_name, args=parked.args,
+                                                 status="cancelled"))
+            self.lines.append(self.texts("cancelled", tool=parked.tool_name))
+            return
+        # Checked again at run time: the allowlist or BLOCKED_PERMISSIONS may have changed.
+        execution = self._execute(parked.tool_name, parked.args, confirmed=True)
+        if execution is not None and execution.status == "success":
+            self.lines.append(self.texts("confirmed_done", tool=parked.tool_name))
+            self.lines.append(render_output(execution.output))
+        elif execution is not None:
+            self.lines.append(self.texts("confirmed_failed", tool=parked.tool_name, error=execution.error))
+            self.failures_worded = True
+
+    def _count_wrong_code(self) -> bool:
+        """One more wrong short code in this session; True when it locks confirmations."""
+        deps, msg = self.deps, self.msg
+
+        def transaction() -> bool:
+            with deps.engine.begin() as conn:
+                return deps.confirmations.register_failure(conn, msg.channel, msg.session_id)
+        return retried(transaction, lambda: None, f"turn {msg.request_id}: counting a wrong code", log)
+
+    def _consume(self, action: str, token: str) -> Parked:
+        """Take the parked call (or cancel it) and record that, in one transaction, tried
+        again if InnoDB gives it up (the token is taken by a conditional update: once)."""
+        deps, msg = self.deps, self.msg
+
+        def transaction():
+            with writing(deps.engine) as conn:
+                if action == "confirm":
+                    parked = deps.confirmations.consume(conn, token, channel=msg.channel,
+                                                         session_id=msg.session_id)
+                else:
+                    parked = deps.confirmations.cancel(conn, token, channel=msg.channel,
+                                                        session_id=msg.session_id)
+                # The record commits with the consumption, before anything runs.
+                self.trail.add(K.CONFIRMATION_CONSUMED if action == "confirm" else K.CONFIRMATION_CANCELLED,
+                               token_id=parked.token_id, tool=parked.tool_name, args=parked.args)
+                self.trail.flush(conn)
+            self.trail.committed()
+            return parked
+
+        events = self.trail.snapshot()
+        return retried(transaction, lambda: self.trail.restore(events),
+                       f"turn {msg.request_id}: taking the confirmation", log)
+
+    # -- execution ----------------------------------------------------------------------
+
+    def _execute(self, name, args, confirmed: bool = False) -> ToolExecution | None:
+        """Refuse, run, or queue for parking; None means queued."""
+        prepared = self.deps.executor.prepare(name, args, self.msg.channel)
+        if isinstance(prepared, ToolExecution):
+            return self._record(prepared)
+        if not self.deps.limits.take_tool_call(self.budget_key):
+            self.trail.add(K.BUDGET_EXCEEDED, budget="tool_calls")
+            return self._record(ToolExecution(
+                tool_name=prepared.tool.name, args=prepared.canonical_args, status="blocked",
+                error=f"this session's tool-call budget is used up "
+                      f"({self.deps.settings.session_tool_calls_per_hour} per hour)"))
+        ctx = self._context()
+        if prepared.tool.tag == "write" and not confirmed:
+            try:
+                preview = self.deps.executor.preview(prepared, ctx)
+            except ToolError as exc:
+                return self._record(ToolExecution(tool_name=prepared.tool.name, args=prepared.canonical_args,
+                                                  status="error", error=str(exc)))
+            self.to_park.append((prepared, preview))
+            return None
+        return self._record(self.deps.executor.run(prepared, ctx))
+
+    def _record(self, execution: ToolExecution) -> ToolExecution:
+        self.executions.append(execution)
+        self.trail.add(K.TOOL_EXECUTION, tool=execution.tool_name, args=execution.args,
+                       status=execution.status, output=execution.output, error=execution.error,
+                       duration_ms=execution.duration_ms)
+        return execution
+
+    def _context(self) -> ToolContext:
+        deps = self.deps
+        return ToolContext(workspace=deps.workspace, settings=deps.settings, records=deps.records,
+                           request_id=self.msg.request_id, session_id=self.msg.session_id,
+                           max_output_size=deps.settings.max_output_size)
+
+    # -- the answer ---------------------------------------------------------------------
+
+    def _fail(self, text: str) -> None:
+        self.error = text
+        self.lines = [text]
+
+    def _merge_facts(self, facts: dict, new: dict) -> dict:
+        merged = dict(facts)
+        for key, value in new.items():
+            key = str(key)[:64]
+            if value is None:
+                merged.pop(key, None)
+            else:
+                merged[key] = value[:MAX_FACT_CHARS] if isinstance(value, str) else value
+        return dict(list(merged.items())[-50:])
+
+    def _finish(self) -> AgentResponse:
+        # The turn's one write transaction, tried again from the same state when InnoDB gives
+        # it up on a deadlock or a lock wait (nothing of it was kept), rather than answering
+        # "internal error" for a turn whose tools may already have run.
+        executions, events = list(self.executions), self.trail.snapshot()
+
+        def undo() -> None:
+            self.executions = list(executions)
+            self.trail.restore(events)
+        try:
+            return retried(self._store, undo, f"turn {self.msg.request_id}: storing it", log)
+        except Exception:
+            return self._store_failed()
+
+    def _store(self) -> AgentResponse:
+        deps, msg = self.deps, self.msg
+        confirmations: list[Confirmation] = []
+        with writing(deps.engine) as conn:
+            for prepared, preview in self.to_park:
+                issued = deps.confirmations.issue(
+                    conn, request_id=msg.request_id, channel=msg.channel, session_id=msg.session_id,
+                    tool_name=prepared.tool.name, args=prepared.canonical_args, preview=preview)
+                confirmations.append(Confirmation(token=issued.token, tool_name=prepared.tool.name,
+                                                  args=prepared.canonical_args, preview=preview,
+                                                  expires_at=issued.expires_at))
+                self.executions.append(ToolExecution(
+                    tool_name=prepared.tool.name, args=prepared.canonical_args,
+                    status="pending_confirmation", output={"preview": preview}))
+                self.trail.add(K.CONFIRMATION_REQUESTED, token_id=issued.token_id,
+                               tool=prepared.tool.name, args=prepared.canonical_args, preview=preview,
+                               expires_at=issued.expires_at.isoformat())
+            response = self._response(confirmations)
+            history_reply = response.reply
+            for c in confirmations:  # the model never sees a live token
+                history_reply = history_reply.replace(c.token, "[token]")
+            self.trail.add(K.RESPONSE, status=response.status, reply=history_reply,
+                           duration_ms=response.duration_ms, model_usage=vars(self.usage))
+            # The turn's writes first, the audit chain last: the chain's lock is then held
+            # only for its own statements and the commit.
+            history_rows.save_turn(conn, channel=msg.channel, session_id=msg.session_id,
+                                    request_id=msg.request_id, user_text=redact(msg.text),
+                                    assistant_text=history_reply, facts=self.facts,
+                                    known=self.session_known)
+            self.trail.flush(conn)
+        self.trail.committed()
+        log.info("turn finished", extra={"fields": {
+            "channel": msg.channel, "session_id": msg.session_id, "status": response.status,
+            "duration_ms": response.duration_ms, "model_calls": self.usage.calls,
+            "tools": [f"{e.tool_name}:{e.status}" for e in response.tool_executions]}})
+        return response
+
+    def _store_failed(self) -> AgentResponse:
+        log.exception("turn %s could not be stored", self.msg.request_id)
+        self.trail.add(K.INTERNAL_ERROR, stage="store")
+        self.trail.flush_now(self.deps.engine)
+        self._fail(self.texts("internal_error", request_id=self.msg.request_id))
+        self.executions = [e for e in self.executions if e.status != "pending_confirmation"]
+        return self._response([])
+
+    def _response(self, confirmations: list[Confirmation]) -> AgentResponse:
+        failed = [e for e in self.executions if e.status in ("error", "blocked")]
+        if self.error:
+            status = "error"
+        elif confirmations:
+            status = "awaiting_confirmation"
+        elif failed:
+            status = "tool_error"
+        else:
+            status = "success"
+        lines = list(self.lines)
+        if not self.error:
+            if not self.failures_worded:
+                lines += problems(self.texts, failed)
+            lines += confirmation_requests(self.texts, confirmations)
+        error = self.error or (f"{len(failed)} tool call(s) failed" if failed else None)
+        return AgentResponse(
+            request_id=self.msg.request_id, session_id=self.msg.session_id, status=status,
+            reply="\n\n".join(line for line in lines if line), error=error,
+            tool_executions=self.executions, confirmations=confirmations,
+            created_at=self.created_at, duration_ms=int((time.perf_counter() - self.started) * 1000))

@@ -1,0 +1,1 @@
+"""Inbound deliveries: dedupe, lease and takeover, their answers, out-of-band repliers."""

@@ -1,0 +1,1 @@
+"""HTTP plumbing: middleware, typed dependencies, error mapping, health routes."""

@@ -1,0 +1,43 @@
+"""Liveness and readiness."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import sqlalchemy as sa
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from app import __version__
+from app.http.deps import RuntimeDep
+from app.llm.base import ModelNotConfigured, ModelUnavailable
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/health")
+def health() -> dict:
+    return {"status": "healthy", "version": __version__,
+            "timestamp": datetime.now(timezone.utc).isoformat()}
+
+
+@router.get("/health/ready")
+def ready(runtime: RuntimeDep) -> JSONResponse:
+    checks: dict[str, dict] = {}
+    try:
+        with runtime.engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+        checks["database"] = {"ok": True}
+    except Exception as exc:
+        checks["database"] = {"ok": False, "error": type(exc).__name__}
+    model = {"provider": runtime.model.provider, "url": runtime.model.url}
+    try:
+        runtime.model.ping()
+        checks["model"] = {"ok": True, **model}
+    except ModelNotConfigured as exc:
+        checks["model"] = {"ok": False, **model, "error": f"not configured: set {exc.setting}"}
+    except ModelUnavailable as exc:
+        checks["model"] = {"ok": False, **model, "error": exc.reason}
+    ok = all(check["ok"] for check in checks.values())
+    return JSONResponse({"status": "ready" if ok else "not_ready", "checks": checks},
+                        status_code=200 if ok else 503)

@@ -1,0 +1,62 @@
+"""The runtime: the composition root. It builds every collaborator from the settings, once
+per process, and hands each what it uses; it does nothing else."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+from sqlalchemy.engine import Engine
+
+from app.channel import Channel
+from app.config import Settings
+from app.confirmations.tokens import Confirmations
+from app.conversations.deps import TurnDeps
+from app.conversations.service import Conversations
+from app.conversations.slots import GatedModel, TurnSlots
+from app.conversations.texts import Texts
+from app.deliveries.inbox import Inbox
+from app.deliveries.lifecycle import Deliveries
+from app.deliveries.repliers import WhatsAppCloudReplier
+from app.llm import ChatModel, build_model
+from app.observability import metrics
+from app.planner.planner import Planner
+from app.rate_limits import RateLimits
+from app.store.db import create_db_engine, reader_for
+from app.tools.executor import Executor
+from app.tools.filter import ToolFilter
+from app.tools.policy import load_policy
+from app.tools.records import Records
+from app.tools.registry import ToolRegistry, load_registry
+from app.tools.workspace import Workspace
+
+
+class Runtime:
+    def __init__(self, settings: Settings, *, engine: Engine | None = None,
+                 model: ChatModel | None = None, registry: ToolRegistry | None = None) -> None:
+        self.settings = settings
+        self.engine = engine or create_db_engine(settings.db_url)
+        self.registry = registry or load_registry(settings.plugins_dir)
+        metrics.KNOWN_TOOLS.update(self.registry.names())
+        self.model = model or build_model(settings)
+        self.texts = Texts(settings.reply_language)
+        self.limits = RateLimits(settings)
+        self.tools = ToolFilter(self.registry, load_policy(settings.policy_file), settings.blocked)
+        slots = TurnSlots(settings.turn_concurrency)
+        gated_model = GatedModel(self.model, slots)
+        self.conversations = Conversations(TurnDeps(
+            settings=settings, engine=self.engine,
+            reader=reader_for(self.engine),  # single-statement reads (the history)
+            planner=Planner(gated_model, self.registry, settings.planner_max_retries),
+            answer_model=gated_model, tools=self.tools,
+            executor=Executor(self.tools, settings.max_tool_timeout, settings.max_output_size,
+                              waiting=slots.waiting),
+            confirmations=Confirmations(settings.confirm_keys, settings.confirm_ttl_sec,
+                                        settings.confirm_max_failures),
+            texts=self.texts, limits=self.limits, workspace=Workspace(settings.workspace_root),
+            records=Records(self.engine)), slots)
+        self.deliveries = Deliveries(
+            self.engine, Inbox(self.engine, settings.inbox_lease_sec, settings.inbox_wait_sec),
+            self.conversations.answer,
+            repliers={Channel.WHATSAPP_CLOUD: WhatsAppCloudReplier(settings, self.texts)})
+        # Where HTTP routes run their turns (app.http.deps.off_loop): as many as AnyIO's default.
+        self.request_threads = ThreadPoolExecutor(max_workers=40, thread_name_prefix="request")

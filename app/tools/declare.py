@@ -1,0 +1,142 @@
+"""How a tool is declared: the `tool` decorator or a `BaseTool` subclass, its argument
+model, and the context it runs with.
+
+A tool is a function whose first parameter is annotated with a Pydantic model (its
+arguments) and whose second is the `ToolContext`. The JSON schema the planner sees is
+derived from that model, never written by hand.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from app.config import Settings
+from app.tools.errors import BadToolDeclaration
+from app.tools.records import Records
+from app.tools.workspace import Workspace
+
+NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+PERMISSIONS = ("read", "write", "execute", "network")
+
+
+class ToolArgs(BaseModel):
+    """Base for argument models: unknown keys are refused, never ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+@dataclass
+class ToolContext:
+    """What a tool is handed besides its arguments."""
+    workspace: Workspace  # the only tree its file arguments may reach
+    settings: Settings
+    records: Records  # a transaction on the service's database, for tools that keep records
+    request_id: str
+    session_id: str
+    max_output_size: int
+    timeout: float = 30.0  # what the executor allows this call; set before the tool runs
+    log: logging.Logger = field(default_factory=lambda: logging.getLogger("llm_planner.tools"))
+
+
+@dataclass(frozen=True)
+class Tool:
+    name: str
+    description: str
+    args_model: type[BaseModel]
+    func: Callable[[BaseModel, ToolContext], Any]
+    permissions: frozenset[str]
+    tag: Literal["read", "write"]
+    timeout: float | None = None
+    preview: Callable[[BaseModel, ToolContext], str] | None = None
+
+    def __post_init__(self) -> None:
+        if not NAME_PATTERN.match(self.name):
+            raise BadToolDeclaration(f"tool name {self.name!r} must match {NAME_PATTERN.pattern}")
+        if self.tag not in ("read", "write"):
+            raise BadToolDeclaration(f"{self.name}: tag must be 'read' or 'write'")
+        unknown = set(self.permissions) - set(PERMISSIONS)
+        if not self.permissions or unknown:
+            raise BadToolDeclaration(f"{self.name}: permissions must be some of {PERMISSIONS}")
+        if self.tag == "read" and self.permissions & {"write", "execute"}:
+            # A tool that changes things must be confirmed; it cannot call itself read-only.
+            raise BadToolDeclaration(f"{self.name}: a tool with write/execute must be tagged 'write'")
+        if not (isinstance(self.args_model, type) and issubclass(self.args_model, BaseModel)):
+            raise BadToolDeclaration(f"{self.name}: arguments must be a Pydantic model")
+        if self.timeout is not None and self.timeout <= 0:
+            raise BadToolDeclaration(f"{self.name}: timeout must be positive")
+
+    @property
+    def args_schema(self) -> dict:
+        return self.args_model.model_json_schema()
+
+    def describe(self) -> dict:
+        return {
+            "name": self.name,
+            "description": self.description,
+            "tag": self.tag,
+            "permissions": sorted(self.permissions),
+            "args_schema": self.args_schema,
+        }
+
+
+class BaseTool:
+    """The class form of a tool: subclass it, set the attributes, write `run` (and
+    optionally `preview`). The loader finds subclasses defined in a plugin module."""
+
+    name: str
+    description: str = ""
+    args_model: type[BaseModel]
+    permissions: tuple[str, ...] = ("read",)
+    tag: Literal["read", "write"] = "read"
+    timeout: float | None = None
+
+    def run(self, args: BaseModel, ctx: ToolContext) -> Any:
+        raise NotImplementedError
+
+    def preview(self, args: BaseModel, ctx: ToolContext) -> str:
+        raise NotImplementedError
+
+    @classmethod
+    def as_tool(cls) -> Tool:
+        instance = cls()
+        doc = (cls.__doc__ or "").strip().split("\n\n")[0]
+        return Tool(name=getattr(cls, "name", ""), description=cls.description or doc or cls.__name__,
+                    args_model=getattr(cls, "args_model", None), func=instance.run,
+                    permissions=frozenset(cls.permissions), tag=cls.tag, timeout=cls.timeout,
+                    preview=instance.preview if cls.preview is not BaseTool.preview else None)
+
+
+def tool(
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    permissions: tuple[str, ...] | list[str] = ("read",),
+    tag: Literal["read", "write"] = "read",
+    timeout: float | None = None,
+    preview: Callable[[BaseModel, ToolContext], str] | None = None,
+) -> Callable[[Callable], Tool]:
+    """Declare a tool. The decorated function becomes a `Tool` the plugin loader finds."""
+
+    def declare(func: Callable) -> Tool:
+        params = list(inspect.signature(func).parameters.values())
+        hints = inspect.get_annotations(func, eval_str=True)
+        args_model = hints.get(params[0].name) if params else None
+        doc = inspect.getdoc(func) or ""
+        return Tool(
+            name=name or func.__name__,
+            description=description or doc.split("\n\n")[0].strip() or func.__name__,
+            args_model=args_model,  # type: ignore[arg-type]
+            func=func,
+            permissions=frozenset(permissions),
+            tag=tag,
+            timeout=timeout,
+            preview=preview,
+        )
+
+    return declare

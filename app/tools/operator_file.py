@@ -1,0 +1,139 @@
+"""OPERATOR_FILE: what tools may reach beyond the workspace. Nothing outside it is reachable.
+
+    [logs]                      # tail_log(name, lines)
+    app = "/var/log/myapp/app.log"
+
+    [jobs.backup]               # run_job(name, params): argv only, never a shell
+    argv = ["tar", "czf", "backup-{label}.tgz", "data"]
+    cwd = "."                   # relative to WORKSPACE_ROOT
+    timeout = 120
+    env = { TZ = "UTC" }
+    params = { label = { pattern = "^[a-z0-9-]{1,32}$" } }
+
+    [apis.status]               # http_get(api, path, params)
+    base_url = "http://127.0.0.1:9000"
+    headers = { Authorization = "env:STATUS_TOKEN" }   # read from the environment
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from app.validation_errors import error_lines
+
+PLACEHOLDER = re.compile(r"\{([a-z][a-z0-9_]*)\}")
+
+
+class OperatorFileError(ValueError):
+    pass
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class JobParam(_Strict):
+    pattern: str | None = None
+    choices: list[str] | None = None
+    max_length: int = Field(64, ge=1, le=1024)
+    description: str = ""
+
+    @model_validator(mode="after")
+    def _bounded(self) -> "JobParam":
+        if self.pattern is None and self.choices is None:
+            raise ValueError("a job parameter needs a pattern or choices: nothing free-form reaches argv")
+        if self.pattern is not None:
+            re.compile(self.pattern)
+        return self
+
+    def check(self, value: str) -> bool:
+        if len(value) > self.max_length:
+            return False
+        if self.choices is not None and value not in self.choices:
+            return False
+        return self.pattern is None or re.fullmatch(self.pattern, value) is not None
+
+
+class Job(_Strict):
+    argv: list[str] = Field(..., min_length=1)
+    cwd: str = "."
+    timeout: float = Field(60, gt=0, le=3600)
+    env: dict[str, str] = {}
+    params: dict[str, JobParam] = {}
+    description: str = ""
+    cpu_seconds: int | None = Field(None, ge=1)
+    memory_mb: int | None = Field(1024, ge=16)
+    file_size_mb: int | None = Field(1024, ge=0)
+
+    @model_validator(mode="after")
+    def _placeholders_declared(self) -> "Job":
+        used = {name for part in self.argv for name in PLACEHOLDER.findall(part)}
+        missing = used - set(self.params)
+        if missing:
+            raise ValueError(f"argv uses undeclared parameter(s) {sorted(missing)}")
+        return self
+
+    def render(self, values: dict[str, str]) -> list[str]:
+        """Each placeholder is replaced inside its own argv element: a value can never become
+        a second argument, an option of a shell, or anything but text in its place."""
+        return [PLACEHOLDER.sub(lambda m: values[m.group(1)], part) for part in self.argv]
+
+
+class Api(_Strict):
+    base_url: str = Field(..., pattern=r"^https?://[^/?#@\s]+(/[^?#\s]*)?$")
+    headers: dict[str, str] = {}
+    timeout: float = Field(10, gt=0, le=120)
+    max_bytes: int = Field(1_000_000, ge=1, le=50_000_000)
+    description: str = ""
+
+    def resolved_headers(self) -> dict[str, str]:
+        out = {}
+        for name, value in self.headers.items():
+            if value.startswith("env:"):
+                value = os.environ.get(value[4:], "")
+            out[name] = value
+        return out
+
+
+class OperatorConfig(_Strict):
+    logs: dict[str, str] = {}
+    jobs: dict[str, Job] = {}
+    apis: dict[str, Api] = {}
+
+    @field_validator("logs")
+    @classmethod
+    def _absolute(cls, logs: dict[str, str]) -> dict[str, str]:
+        for name, path in logs.items():
+            if not os.path.isabs(path):
+                raise ValueError(f"logs.{name}: give the log's absolute path")
+        return logs
+
+
+def load_operator(path: Path) -> OperatorConfig:
+    if not path.exists():
+        return OperatorConfig()
+    try:
+        return _load(path.resolve(), path.stat().st_mtime_ns)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise OperatorFileError(f"OPERATOR_FILE {path}: {exc}") from None
+    except ValidationError as exc:
+        problems = "; ".join(error_lines(exc, limit=5))
+        raise OperatorFileError(f"OPERATOR_FILE {path}: {problems}") from None
+
+
+@lru_cache(maxsize=8)
+def _load(path: Path, mtime_ns: int) -> OperatorConfig:  # re-read when the file changes
+    return OperatorConfig.model_validate(tomllib.loads(path.read_text(encoding="utf-8")))
