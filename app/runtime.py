@@ -21,7 +21,7 @@ from app.llm import ChatModel, build_model
 from app.observability import metrics
 from app.planner.planner import Planner
 from app.rate_limits import RateLimits
-from app.store.db import create_db_engine, reader_for
+from app.store.db import create_db_engine
 from app.tools.executor import Executor
 from app.tools.filter import ToolFilter
 from app.tools.policy import load_policy
@@ -45,7 +45,6 @@ class Runtime:
         gated_model = GatedModel(self.model, slots)
         self.conversations = Conversations(TurnDeps(
             settings=settings, engine=self.engine,
-            reader=reader_for(self.engine),  # single-statement reads (the history)
             planner=Planner(gated_model, self.registry, settings.planner_max_retries),
             answer_model=gated_model, tools=self.tools,
             executor=Executor(self.tools, settings.max_tool_timeout, settings.max_output_size,

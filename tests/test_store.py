@@ -14,7 +14,7 @@ from sqlalchemy import event as sa_event
 from app.audit import chain as audit
 from app.audit import repository as audit_rows
 from app.conversations import history as conversations
-from app.store.db import create_db_engine, reader_for
+from app.store.db import create_db_engine
 from app.store.tables import utcnow
 from tests.helpers import rows
 
@@ -46,32 +46,27 @@ def test_a_read_sees_what_another_worker_wrote_since(backend, engine):
 
 
 def test_the_history_read_leaves_no_transaction_open(backend, engine):
-    """The runtime reads history through `reader_for`: on MySQL an autocommit pool, so the
-    read ends with its statement and no ROLLBACK is sent; it must still never leave a
-    transaction (an old snapshot) open on a pooled connection."""
+    """The history is read on the driver's cursor (app/store/direct.py), outside SQLAlchemy's
+    statement machinery: it must still never leave a transaction (an old snapshot) open on a
+    pooled connection, or the next turn on it would not see what another worker wrote."""
     kind, url, _ = backend
     main = create_db_engine(url)
-    reader = reader_for(main)
     try:
         _save(main, "r", "first")
-        with reader.connect() as conn:
+        with main.connect() as conn:
             conversations.load_context(conn, "web", "r", 6)
             connection_id = conn.exec_driver_sql("SELECT CONNECTION_ID()").scalar() if kind == "mysql" else None
         if kind == "mysql":
-            with main.connect() as probe:
+            with create_db_engine(url).connect() as probe:
                 still_open = probe.exec_driver_sql(
                     "SELECT COUNT(*) FROM information_schema.INNODB_TRX WHERE trx_mysql_thread_id = %s",
                     (connection_id,)).scalar()
-            assert reader is not main and still_open == 0
-        else:
-            assert reader is main  # a local file: the engine itself
+            assert still_open == 0
         _save(main, "r", "second")
-        with reader.connect() as conn:
+        with main.connect() as conn:
             facts, history = conversations.load_context(conn, "web", "r", 6)
         assert facts == {"n": "second"} and len(history) == 4
     finally:
-        if reader is not main:
-            reader.dispose()
         main.dispose()
 
 
@@ -81,31 +76,27 @@ def test_a_connection_the_server_dropped_fails_one_request_only(backend, engine)
     connection themselves, or every pooled connection killed with it fails a request."""
     _, url, _ = backend
     main = create_db_engine(url)
-    reader = reader_for(main)
     try:
         _save(main, "gone", "first")
-        for pool in (reader, main):
-            held = [pool.connect() for _ in range(2)]  # two idle connections in the pool
-            ids = [c.exec_driver_sql("SELECT CONNECTION_ID()").scalar() for c in held]
-            for c in held:
-                c.close()
-            with create_db_engine(url).connect() as killer:  # the server restarts, say
-                for connection_id in ids:
-                    killer.exec_driver_sql(f"KILL CONNECTION {int(connection_id)}")
-            time.sleep(0.2)  # the kill is asynchronous
-            failures = 0
-            for _ in range(4):
-                try:
-                    with pool.begin() as conn:
-                        conversations.load_context(conn, "web", "gone", 6)
-                        if pool is main:
-                            conversations.save_turn(conn, channel="web", session_id="gone", request_id="r2",
-                                                    user_text="again", assistant_text="re", facts=None)
-                except Exception:
-                    failures += 1
-            assert failures <= 1, f"{failures} requests failed on connections already known dead"
+        held = [main.connect() for _ in range(2)]  # two idle connections in the pool
+        ids = [c.exec_driver_sql("SELECT CONNECTION_ID()").scalar() for c in held]
+        for c in held:
+            c.close()
+        with create_db_engine(url).connect() as killer:  # the server restarts, say
+            for connection_id in ids:
+                killer.exec_driver_sql(f"KILL CONNECTION {int(connection_id)}")
+        time.sleep(0.2)  # the kill is asynchronous
+        failures = 0
+        for _ in range(4):
+            try:
+                with main.begin() as conn:
+                    conversations.load_context(conn, "web", "gone", 6)
+                    conversations.save_turn(conn, channel="web", session_id="gone", request_id="r2",
+                                            user_text="again", assistant_text="re", facts=None)
+            except Exception:
+                failures += 1
+        assert failures <= 1, f"{failures} requests failed on connections already known dead"
     finally:
-        reader.dispose()
         main.dispose()
 
 
@@ -161,22 +152,8 @@ NASTY = ["'); DROP TABLE messages; --", 'say "hi"', "back\\slash\\", "nul\0byte"
          "lines\r\nand\n", "\\'", "\\\"", "é中文🙂", '{"a": "b\\"c"}', "%s %(x)s", ""]
 
 
-def test_strings_are_escaped_exactly_as_pymysql_escapes_them():
-    import random
-
-    from pymysql.converters import escape_string as pymysql_escape
-
-    from app.store.escaping import escape_string
-    samples = [*NASTY, "".join(chr(c) for c in range(256)), "".join(chr(c) for c in range(0x2000, 0x2100))]
-    rng = random.Random(7)
-    alphabet = "\0\n\r\x1a'\"\\ab%é🙂"
-    samples += ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40))) for _ in range(2000)]
-    for text in samples:
-        assert escape_string(text) == pymysql_escape(text), repr(text)
-
-
 def test_any_text_is_stored_as_given_and_runs_nothing(backend, engine):
-    """Messages and audit rows go through the driver's escaping (ours on PyMySQL): an
+    """Messages and audit rows go through the driver's escaping: an
     injection attempt is stored as text, and the tables are all still there. Under the
     server's NO_BACKSLASH_ESCAPES mode PyMySQL's own escaping is used, and holds as well."""
     kind, url, _ = backend

@@ -22,8 +22,7 @@ from app.tools.workspace import Workspace
 class TurnDeps:
     """Everything a turn uses, built once by the runtime."""
     settings: Settings
-    engine: Engine  # the turn's writes
-    reader: Engine  # its one history read
+    engine: Engine
     planner: Planner
     answer_model: ChatModel  # words the answer from tool results (ANSWERER_ENABLED)
     tools: ToolFilter

@@ -80,7 +80,7 @@ class Turn:
         if not deps.limits.tokens_left(self.budget_key):
             self.trail.add(K.BUDGET_EXCEEDED, budget="model_tokens")
             return self._fail(self.texts("budget_tokens", n=deps.settings.session_tokens_per_hour))
-        with deps.reader.connect() as conn:
+        with deps.engine.connect() as conn:
             facts, history = history_rows.load_context(conn, self.msg.channel, self.msg.session_id,
                                                         deps.settings.history_turns, MAX_HISTORY_CHARS)
         self.session_known = facts is not None
