@@ -16,7 +16,7 @@ from app import __version__
 from app.audit import routes as audit_routes
 from app.audit.chain import record
 from app.audit.kinds import AuditKind
-from app.channels import gateway, standard_webhook, twilio, web, whatsapp_cloud
+from app.channels import chat_page, gateway, standard_webhook, twilio, web, whatsapp_cloud
 from app.config import Settings
 from app.http import errors, health
 from app.http.middleware import BodySizeLimit, HttpMetrics, RequestIds
@@ -55,7 +55,7 @@ def create_app(settings: Settings | None = None, *, model: ChatModel | None = No
 
     app = FastAPI(title="llm-planner", version=__version__, lifespan=lifespan)
     app.state.runtime = runtime
-    for module in (health, web, gateway, standard_webhook, whatsapp_cloud, twilio, audit_routes):
+    for module in (health, web, chat_page, gateway, standard_webhook, whatsapp_cloud, twilio, audit_routes):
         app.include_router(module.router)
 
     @app.get("/metrics", include_in_schema=False)
