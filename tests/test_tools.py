@@ -178,3 +178,43 @@ def test_list_dir_marks_symlinks_and_folders(client, workspace):
     entries = chat(client, "/list_dir")["tool_executions"][0]["output"]["entries"]
     assert entries == [{"name": "d", "type": "dir", "size": None}, {"name": "f", "type": "file", "size": 3},
                        {"name": "l", "type": "symlink", "size": None}]
+
+
+def test_missing_paths_say_they_do_not_exist(client, workspace):
+    (workspace / "file.txt").write_text("x")
+    (workspace / "folder").mkdir()
+    said = {command: chat(client, command)["tool_executions"][0] for command in (
+        "/list_dir path=nope", "/read_file path=nope.txt", "/list_dir path=file.txt", "/read_file path=folder",
+        "/read_file path=" + "n" * 300)}
+    assert all(execution["status"] == "error" for execution in said.values())
+    assert said["/list_dir path=nope"]["error"] == "'nope' does not exist"
+    assert said["/read_file path=nope.txt"]["error"] == "'nope.txt' does not exist"
+    assert said["/list_dir path=file.txt"]["error"] == "'file.txt' is not a folder"
+    assert said["/read_file path=folder"]["error"] == "'folder' is not a file"
+    assert "internal error" not in said["/read_file path=" + "n" * 300]["error"]
+
+
+@pytest.mark.parametrize("data,says", [
+    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)), "is a binary file"),
+    ("café au lait\n".encode("latin-1"), "is not UTF-8 text"),
+])
+def test_read_file_refuses_binary_files(client, workspace, data, says):
+    (workspace / "blob").write_bytes(data)
+    body = chat(client, "/read_file path=blob")
+    [execution] = body["tool_executions"]
+    assert body["status"] == "tool_error" and execution["status"] == "error" and says in execution["error"]
+    assert execution["output"] is None and "\ufffd" not in body["reply"]
+
+
+def test_read_file_reads_utf8_text(client, workspace):
+    (workspace / "notes.txt").write_text("café ñandú 🚀\n", encoding="utf-8")
+    assert chat(client, "/read_file path=notes.txt")["tool_executions"][0]["output"]["content"] == "café ñandú 🚀\n"
+
+
+def test_write_preview_marks_a_missing_final_newline(client, workspace):
+    (workspace / "a.txt").write_text("one\ntwo")
+    preview = chat(client, '/write_file path=a.txt content="one\ntwo\nthree\n"')["confirmations"][0]["preview"]
+    body = preview.splitlines()[2:]  # after the ---/+++ header
+    assert "-two" in body and "+two" in body and "+three" in body, preview
+    assert "\\ No newline at end of file" in body
+    assert all(line[:1] in " +-@\\" for line in body), preview
