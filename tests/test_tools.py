@@ -1,14 +1,18 @@
 """The executor and the base tools: allowlist, arguments, permissions, limits, the workspace."""
 
 import os
+import subprocess
+import sys
 import time
+
+import httpx
 
 import pytest
 from pydantic import Field
 
 from app.tools import ToolArgs, tool
 from app.tools.registry import ToolRegistry, load_registry
-from tests.helpers import chat, plan, rows
+from tests.helpers import CLI, chat, cli_env, free_port, plan, rows, wait_healthy
 
 
 @pytest.fixture
@@ -218,3 +222,21 @@ def test_write_preview_marks_a_missing_final_newline(client, workspace):
     assert "-two" in body and "+two" in body and "+three" in body, preview
     assert "\\ No newline at end of file" in body
     assert all(line[:1] in " +-@\\" for line in body), preview
+
+
+@pytest.mark.slow
+def test_health_check_reads_the_cpu_on_the_first_call_of_a_process(tmp_path):
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])  # one core certainly busy
+    port = free_port()
+    server = subprocess.Popen(CLI + ["serve", "--port", str(port)], cwd=tmp_path,
+                              env=cli_env(DB_URL=f"sqlite:///{tmp_path}/agent.db"),
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        wait_healthy(server, port)
+        body = httpx.post(f"http://127.0.0.1:{port}/agent", json={"message": "/health_check", "session_id": "h"},
+                          timeout=30).json()
+    finally:
+        for proc in (server, busy):
+            proc.kill()
+            proc.wait(timeout=10)
+    assert body["tool_executions"][0]["output"]["cpu_percent"] > 0
