@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import json
+import sys
 
 from app.cli.settings import load_settings
 
 
 def cmd_tools(args) -> int:
+    from app.tools.operator_file import operator_warnings
     from app.tools.registry import load_registry
 
     settings = load_settings()
     registry = load_registry(settings.plugins_dir)
+    warnings = operator_warnings(settings)
     if args.json:
         print(json.dumps(registry.catalogue(), indent=2))
+        for line in warnings:  # beside the catalogue, so the JSON stays what it was
+            print(f"warning: {line}", file=sys.stderr)
         return 0
     for item in registry.catalogue():
         blocked = sorted(set(item["permissions"]) & settings.blocked)
@@ -21,6 +26,9 @@ def cmd_tools(args) -> int:
         print(f"{item['name']}  tag={item['tag']}  permissions={','.join(item['permissions'])}{note}")
         print(f"    {item['description']}")
         print(f"    args: {json.dumps(item['args_schema'].get('properties', {}))}")
+        if item["name"] == "run_job":
+            for line in warnings:
+                print(f"    warning: {line}")
     return 0
 
 
