@@ -35,16 +35,27 @@ def cmd_tools(args) -> int:
 def cmd_eval(args) -> int:
     from pathlib import Path
 
+    from app.channel import Channel
     from app.llm import build_model
-    from app.planner.evals import as_json, load_suite, report, run_suite
+    from app.planner.evals import SuiteError, as_json, load_suite, report, run_suite
     from app.planner.planner import Planner
+    from app.tools.filter import ToolFilter
+    from app.tools.policy import PolicyError, load_policy
     from app.tools.registry import load_registry
 
     settings = load_settings()
-    cases = load_suite(Path(args.suite))
+    try:
+        cases = load_suite(Path(args.suite))
+        policy = load_policy(settings.policy_file)
+    except (SuiteError, PolicyError) as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
     model = build_model(settings)
-    planner = Planner(model, load_registry(settings.plugins_dir), settings.planner_max_retries)
-    results, summary = run_suite(planner, cases)
+    registry = load_registry(settings.plugins_dir)
+    # The model is offered what `serve` would offer it on the api channel, nothing more.
+    offered = ToolFilter(registry, policy, settings.blocked).visible(Channel.API)
+    planner = Planner(model, registry, settings.planner_max_retries)
+    results, summary = run_suite(planner, cases, offered)
     name = f"{model.provider}:{getattr(model, 'model', None)} at {model.url}"
     document = as_json(results, summary, name)
     if args.format == "json":
@@ -53,7 +64,11 @@ def cmd_eval(args) -> int:
         print(f"model {name}\n")
         print(report(results, summary))
     if args.json:
-        Path(args.json).write_text(json.dumps(document, indent=2, ensure_ascii=False))
+        try:
+            Path(args.json).write_text(json.dumps(document, indent=2, ensure_ascii=False))
+        except OSError as exc:
+            print(f"cannot write {args.json}: {exc.strerror}", file=sys.stderr)
+            return 1
     return 2 if all(r.error for r in results) else 0
 
 
