@@ -3,6 +3,8 @@
 import difflib
 import os
 import tempfile
+from contextlib import contextmanager
+from pathlib import Path
 
 from pydantic import Field
 
@@ -10,6 +12,8 @@ from app.tools import ToolArgs, ToolContext, ToolError, tool
 
 MAX_ENTRIES = 500
 MAX_WRITE_CHARS = 1_000_000
+SNIFF_BYTES = 8192
+NO_NEWLINE = "\\ No newline at end of file\n"
 
 
 class ListDirArgs(ToolArgs):
@@ -26,19 +30,36 @@ class WriteFileArgs(ToolArgs):
     content: str = Field(..., max_length=MAX_WRITE_CHARS, description="The whole new content")
 
 
+def _existing(ctx: ToolContext, relative: str) -> Path:
+    path = ctx.workspace.resolve(relative)
+    if not path.exists():
+        raise ToolError(f"{relative!r} does not exist")
+    return path
+
+
+@contextmanager
+def _os_errors(relative: str):
+    """What the system refuses (permissions, a name too long) is the user's to read."""
+    try:
+        yield
+    except OSError as exc:
+        raise ToolError(f"{relative!r} cannot be read ({exc.strerror or type(exc).__name__})") from None
+
+
 @tool(permissions=["read"], tag="read")
 def list_dir(args: ListDirArgs, ctx: ToolContext) -> dict:
     """List the entries of a folder in the workspace."""
-    folder = ctx.workspace.resolve(args.path)
-    if not folder.is_dir():
-        raise ToolError(f"{args.path!r} is not a folder")
-    with os.scandir(folder) as found:
-        listed = sorted(found, key=lambda e: e.name)
-    entries = []
-    for entry in listed[:MAX_ENTRIES]:
-        kind = "symlink" if entry.is_symlink() else "dir" if entry.is_dir() else "file"
-        size = entry.stat(follow_symlinks=False).st_size if kind == "file" else None
-        entries.append({"name": entry.name, "type": kind, "size": size})
+    with _os_errors(args.path):
+        folder = _existing(ctx, args.path)
+        if not folder.is_dir():
+            raise ToolError(f"{args.path!r} is not a folder")
+        with os.scandir(folder) as found:
+            listed = sorted(found, key=lambda e: e.name)
+        entries = []
+        for entry in listed[:MAX_ENTRIES]:
+            kind = "symlink" if entry.is_symlink() else "dir" if entry.is_dir() else "file"
+            size = entry.stat(follow_symlinks=False).st_size if kind == "file" else None
+            entries.append({"name": entry.name, "type": kind, "size": size})
     total = len(listed)
     return {"path": ctx.workspace.relative(folder), "entries": entries, "count": total,
             "truncated": total > MAX_ENTRIES}
@@ -47,25 +68,34 @@ def list_dir(args: ListDirArgs, ctx: ToolContext) -> dict:
 @tool(permissions=["read"], tag="read")
 def read_file(args: ReadFileArgs, ctx: ToolContext) -> dict:
     """Read a text file in the workspace, optionally only its first lines."""
-    path = ctx.workspace.resolve(args.path)
-    if not path.is_file():
-        raise ToolError(f"{args.path!r} is not a file")
-    lines: list[str] = []
-    size = 0
-    truncated = False
-    with open(path, encoding="utf-8", errors="replace") as handle:
-        for line in handle:
-            if args.max_lines is not None and len(lines) >= args.max_lines:
-                truncated = True
-                break
-            if size + len(line) > ctx.max_output_size:
-                lines.append(line[: ctx.max_output_size - size])
-                truncated = True
-                break
-            lines.append(line)
-            size += len(line)
+    with _os_errors(args.path):
+        path = _existing(ctx, args.path)
+        if not path.is_file():
+            raise ToolError(f"{args.path!r} is not a file")
+        with open(path, "rb") as handle:
+            if b"\x00" in handle.read(SNIFF_BYTES):
+                raise ToolError(f"{args.path!r} is a binary file, not text")
+        try:
+            lines, truncated = _read_lines(path, args.max_lines, ctx.max_output_size)
+        except UnicodeDecodeError:
+            raise ToolError(f"{args.path!r} is not UTF-8 text (a binary file, or another encoding)") from None
     return {"path": ctx.workspace.relative(path), "content": "".join(lines),
             "lines": len(lines), "truncated": truncated}
+
+
+def _read_lines(path: Path, max_lines: int | None, max_size: int) -> tuple[list[str], bool]:
+    lines: list[str] = []
+    size = 0
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            if max_lines is not None and len(lines) >= max_lines:
+                return lines, True
+            if size + len(line) > max_size:
+                lines.append(line[: max_size - size])
+                return lines, True
+            lines.append(line)
+            size += len(line)
+    return lines, False
 
 
 def _preview_write(args: WriteFileArgs, ctx: ToolContext) -> str:
@@ -75,10 +105,20 @@ def _preview_write(args: WriteFileArgs, ctx: ToolContext) -> str:
     if not path.exists():
         return f"create {args.path} ({len(args.content)} characters)"
     old = path.read_text(encoding="utf-8", errors="replace")
-    diff = difflib.unified_diff(old.splitlines(keepends=True), args.content.splitlines(keepends=True),
+    diff = difflib.unified_diff(_diff_lines(old), _diff_lines(args.content),
                                 fromfile=f"a/{args.path}", tofile=f"b/{args.path}")
     text = "".join(diff) or f"{args.path} unchanged"
     return text if len(text) <= 2000 else text[:2000] + "\n… (diff cut)"
+
+
+def _diff_lines(text: str) -> list[str]:
+    """Lines for difflib, each ending in a newline: a last line without one gets the marker
+    `diff` and git print, or it would be glued to the next line of the diff."""
+    lines = [line + "\n" for line in text.split("\n")]
+    last = lines.pop()
+    if last != "\n":
+        lines.append(last + NO_NEWLINE)
+    return lines
 
 
 @tool(permissions=["write"], tag="write", preview=_preview_write)

@@ -4,6 +4,8 @@ import json
 import os
 import posixpath
 import shlex
+import signal
+import subprocess
 
 import httpx
 from pydantic import Field
@@ -21,6 +23,7 @@ from app.tools import (
 NAME = r"^[A-Za-z0-9_.-]{1,64}$"
 TAIL_BLOCK = 64 * 1024
 TAIL_MAX_BYTES = 4 * 2**20
+TAIL_LINES, TAIL_CHARS = 20, 2000  # of a failed job's output, in its error
 
 
 def _operator(ctx: ToolContext):
@@ -85,9 +88,10 @@ def _job_command(args: RunJobArgs, ctx: ToolContext):
         if not job.params[key].check(value):
             raise ToolError(f"parameter {key}={value!r} is not allowed for job {args.name!r}")
     cwd = ctx.workspace.resolve(job.cwd)
-    # The process is killed before the executor gives up on the call.
-    timeout = max(1.0, min(job.timeout, ctx.timeout - 1))
-    return job, job.render(args.params), cwd, timeout
+    if not cwd.is_dir():
+        state = "is not a folder" if cwd.exists() else "does not exist"
+        raise ToolError(f"job {args.name!r}: its working directory {job.cwd!r} {state} in the workspace")
+    return job, job.render(args.params), cwd, job.effective_timeout(ctx.timeout)
 
 
 def _preview_job(args: RunJobArgs, ctx: ToolContext) -> str:
@@ -107,9 +111,35 @@ def run_job(args: RunJobArgs, ctx: ToolContext) -> dict:
         raise ToolError(f"job {args.name!r}: {argv[0]!r} was not found") from None
     except PermissionError:
         raise ToolError(f"job {args.name!r}: {argv[0]!r} is not executable") from None
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise ToolError(f"job {args.name!r}: {argv[0]!r} could not be started "
+                        f"({getattr(exc, 'strerror', None) or exc})") from None
+    if result.timed_out:
+        raise ToolError(f"job {args.name!r} timed out after {timeout:g}s{_tail(result)}")
+    if result.exit_code != 0:
+        raise ToolError(f"job {args.name!r} failed with exit code {result.exit_code}"
+                        f"{_signal(result.exit_code)}{_tail(result)}")
     return {"job": args.name, "argv": argv, "exit_code": result.exit_code, "timed_out": result.timed_out,
             "stdout": result.stdout, "stderr": result.stderr, "truncated": result.truncated,
             "duration_ms": result.duration_ms}
+
+
+def _signal(exit_code: int) -> str:
+    try:  # a negative code is the signal that ended it (SIGXCPU: its CPU limit, SIGKILL: memory)
+        return f" (killed by {signal.Signals(-exit_code).name})" if exit_code < 0 else ""
+    except ValueError:
+        return ""
+
+
+def _tail(result) -> str:
+    """The last lines of what the job said, stderr first: where a failure explains itself."""
+    stream, text = ("stderr", result.stderr) if result.stderr.strip() else ("stdout", result.stdout)
+    lines = text.rstrip().splitlines()[-TAIL_LINES:]
+    if not lines:
+        return " (no output)"
+    tail = "\n".join(lines)[-TAIL_CHARS:]
+    cut = f" (its output was cut at {len(text)} characters)" if result.truncated else ""
+    return f"; last lines of {stream}{cut}:\n{tail}"
 
 
 class HttpGetArgs(ToolArgs):

@@ -7,6 +7,10 @@ import psutil
 
 from app.tools import ToolArgs, ToolContext, tool
 
+# Measured over its own short window: `interval=None` compares with the previous call, and
+# reads 0.0 on the first call of a process.
+CPU_WINDOW_SEC = 0.2
+
 
 class NoArgs(ToolArgs):
     pass
@@ -18,7 +22,7 @@ def health_check(args: NoArgs, ctx: ToolContext) -> dict:
     memory = psutil.virtual_memory()
     disk = psutil.disk_usage(str(ctx.workspace.root))
     return {
-        "cpu_percent": psutil.cpu_percent(interval=None),
+        "cpu_percent": psutil.cpu_percent(interval=CPU_WINDOW_SEC),
         "cpu_count": psutil.cpu_count(),
         "load_average": [round(x, 2) for x in psutil.getloadavg()],
         "memory": {"total_mb": memory.total // 2**20, "available_mb": memory.available // 2**20,

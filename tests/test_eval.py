@@ -76,3 +76,43 @@ def test_eval_with_model_down_says_so(tmp_path):
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 2
     assert "connection failed" in json.loads(out.stdout)["cases"][0]["error"]
+
+
+def _offered_tools(tmp_path, **env) -> set[str]:
+    """Run a one-case suite; the tool names the model was shown in its system prompt."""
+    suite = tmp_path / "suite.toml"
+    suite.write_text('[[case]]\nid = "one"\ninput = "what is in logs?"\ntools = ["list_dir"]\n')
+    with FakeOllama() as ollama:
+        ollama.responder = lambda body: json.dumps(plan("ok", ("list_dir", {})))
+        out = subprocess.run(CLI + ["eval", str(suite)], cwd=tmp_path, capture_output=True, text=True,
+                             timeout=120, env=cli_env(OLLAMA_BASE_URL=ollama.url, OLLAMA_MODEL="m", **env))
+        assert out.returncode == 0, out.stderr
+        [request] = [r for r in ollama.requests if r["path"] == "/api/chat"]
+    system = request["body"]["messages"][0]["content"]
+    return {line[2:].split(":")[0].split(" ")[0] for line in system.splitlines() if line.startswith("- ")}
+
+
+@pytest.mark.slow
+def test_eval_offers_only_what_serve_offers_on_the_api_channel(tmp_path):
+    offered = _offered_tools(tmp_path)
+    assert {"list_dir", "read_file", "write_file", "health_check"} <= offered
+    assert "run_job" not in offered and "http_get" not in offered  # BLOCKED_PERMISSIONS by default
+
+    policy = tmp_path / "policy.toml"
+    policy.write_text('[channels.api]\ndeny = ["write_file"]\n')
+    narrowed = _offered_tools(tmp_path, POLICY_FILE=str(policy), BLOCKED_PERMISSIONS="network")
+    assert "write_file" not in narrowed and "run_job" in narrowed and "http_get" not in narrowed
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("content,says", [
+    (None, "No such file"), ("[[case]\n", "suite.toml"), ('[[case]]\nid = "x"\nprompt = "hi"\n', "not understood"),
+    ('[[case]]\nid = "x"\ninput = 3\n', "need an `input` text"), ("", "no [[case]] entries"),
+])
+def test_eval_with_a_bad_suite_says_what_is_wrong(tmp_path, content, says):
+    suite = tmp_path / "suite.toml"
+    if content is not None:
+        suite.write_text(content)
+    out = subprocess.run(CLI + ["eval", str(suite)], cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                         env=cli_env(OLLAMA_BASE_URL="http://127.0.0.1:9", OLLAMA_MODEL="m"))
+    assert out.returncode == 1 and says in out.stderr and "Traceback" not in out.stderr, out.stderr

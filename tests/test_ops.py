@@ -1,13 +1,14 @@
 """tail_log, run_job, http_get: only what the operator declared, each refusal tried."""
 
 import json
+import subprocess
 import sys
 from http.server import BaseHTTPRequestHandler
 
 import pytest
 
 from tests.fake_http import LoopbackServer
-from tests.helpers import chat, plan, rows
+from tests.helpers import CLI, chat, cli_env, plan, rows
 
 
 @pytest.fixture
@@ -64,8 +65,22 @@ timeout = 20
 params = {{ who = {{ pattern = "^[a-z]{{1,10}}$" }} }}
 
 [jobs.slow]
-argv = ["sleep", "30"]
+argv = ["sh", "-c", "echo started; sleep 30"]
 timeout = 1
+
+[jobs.fine]
+argv = ["{sys.executable}", "-c", "print('all good')"]
+
+[jobs.noisy]
+argv = ["{sys.executable}", "-c", "import sys; [print('err', i, file=sys.stderr) for i in range(40)]; print('out'); sys.exit(2)"]
+
+[jobs.nowhere]
+argv = ["make"]
+cwd = "build"
+
+[jobs.backup]
+argv = ["{sys.executable}", "-c", "print('backed up')"]
+timeout = 120
 
 [jobs.escape]
 argv = ["ls"]
@@ -115,8 +130,69 @@ def test_run_job_through_a_plan(ops, model, workspace):
     [c] = parked["confirmations"]
     assert "run job hello:" in c["preview"] and "ana" in c["preview"] and "(in jobs, timeout" in c["preview"]
     done = chat(client, f"confirm {c['token']}")
+    [execution] = done["tool_executions"]
+    assert done["status"] == "tool_error" and execution["status"] == "error"  # it exited 3
+    assert execution["error"].startswith("job 'hello' failed with exit code 3; last lines of stdout:")
+    assert "hello ['ana']" in execution["error"] and str(workspace / "jobs") in execution["error"]
+    assert "Confirmed, but run_job failed" in done["reply"] and "ran." not in done["reply"]
+
+
+def confirmed(client, command: str) -> dict:
+    token = chat(client, command)["confirmations"][0]["token"]
+    return chat(client, f"confirm {token}")
+
+
+def test_a_job_that_exits_zero_succeeds(ops):
+    done = confirmed(ops(blocked_permissions="network"), "/run_job name=fine")
     out = done["tool_executions"][0]["output"]
-    assert out["exit_code"] == 3 and "hello ['ana']" in out["stdout"] and str(workspace / "jobs") in out["stdout"]
+    assert done["status"] == "success" and out["exit_code"] == 0 and out["stdout"] == "all good\n"
+    assert "Confirmed: run_job ran." in done["reply"]
+
+
+def test_a_failed_job_shows_the_tail_of_its_stderr(ops):
+    done = confirmed(ops(blocked_permissions="network"), "/run_job name=noisy")
+    error = done["tool_executions"][0]["error"]
+    assert done["status"] == "tool_error" and "exit code 2" in error and "last lines of stderr" in error
+    assert "err 39" in error and "err 20" in error and "err 19\n" not in error and "out" not in error
+
+
+def test_a_job_whose_folder_is_missing_says_so(ops, engine):
+    body = chat(ops(blocked_permissions="network"), "/run_job name=nowhere")
+    [execution] = body["tool_executions"]
+    assert execution["status"] == "error" and "'build' does not exist" in execution["error"]
+    assert "not found" not in execution["error"] and rows(engine, "pending_confirmations") == []
+
+
+@pytest.mark.parametrize("params", ["params.who=ana", "params='{\"who\": \"ana\"}'", 'params={"who": "ana"}'])
+def test_job_parameters_from_a_direct_command(ops, params):
+    body = chat(ops(blocked_permissions="network"), f"/run_job name=hello {params}")
+    [c] = body["confirmations"]
+    assert c["args"] == {"name": "hello", "params": {"who": "ana"}} and "ana" in c["preview"]
+
+
+def test_http_get_query_parameters_from_a_direct_command(ops, api_server):
+    client = ops(blocked_permissions="execute")
+    out = chat(client, "/http_get api=status path=/search params.q=disk params.limit=5")["tool_executions"][0]
+    assert out["status"] == "success" and out["output"]["json"]["path"] == "/api/v1/search?q=disk&limit=5"
+
+
+def test_a_job_timeout_above_the_tool_limit_is_reported(ops, operator_file, make_settings):
+    from app.tools.operator_file import operator_warnings
+
+    assert operator_warnings(make_settings(operator_file=operator_file)) == [
+        "job backup: timeout 120s is above MAX_TOOL_TIMEOUT=30, it gets 29s"]
+    assert operator_warnings(make_settings(operator_file=operator_file, max_tool_timeout=200)) == []
+    preview = chat(ops(blocked_permissions="network"), "/run_job name=backup")["confirmations"][0]["preview"]
+    assert "timeout 29s" in preview
+
+
+@pytest.mark.slow
+def test_tools_command_shows_cut_job_timeouts(operator_file, tmp_path):
+    out = subprocess.run(CLI + ["tools"], cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                         env=cli_env(OPERATOR_FILE=str(operator_file), DB_URL=f"sqlite:///{tmp_path}/a.db"))
+    assert out.returncode == 0, out.stderr
+    run_job = out.stdout[out.stdout.index("run_job"):]
+    assert "job backup: timeout 120s is above MAX_TOOL_TIMEOUT=30, it gets 29s" in run_job
 
 
 @pytest.mark.parametrize("params,says", [
@@ -135,9 +211,10 @@ def test_undeclared_job_cwd_escape_and_timeout(ops, model):
     client = ops(blocked_permissions="network")
     assert "no job named" in chat(client, "/run_job name=rm")["tool_executions"][0]["error"]
     assert "outside the workspace" in chat(client, "/run_job name=escape")["tool_executions"][0]["error"]
-    token = chat(client, "/run_job name=slow")["confirmations"][0]["token"]
-    out = chat(client, f"confirm {token}")["tool_executions"][0]["output"]
-    assert out["timed_out"] is True and out["exit_code"] is None
+    done = confirmed(client, "/run_job name=slow")
+    [execution] = done["tool_executions"]
+    assert done["status"] == "tool_error" and execution["status"] == "error"
+    assert execution["error"].startswith("job 'slow' timed out after 1s") and "started" in execution["error"]
 
 
 def test_http_get_is_blocked_by_default(ops, api_server):

@@ -1,14 +1,18 @@
 """The executor and the base tools: allowlist, arguments, permissions, limits, the workspace."""
 
 import os
+import subprocess
+import sys
 import time
+
+import httpx
 
 import pytest
 from pydantic import Field
 
 from app.tools import ToolArgs, tool
 from app.tools.registry import ToolRegistry, load_registry
-from tests.helpers import chat, plan, rows
+from tests.helpers import CLI, chat, cli_env, free_port, plan, rows, wait_healthy
 
 
 @pytest.fixture
@@ -178,3 +182,61 @@ def test_list_dir_marks_symlinks_and_folders(client, workspace):
     entries = chat(client, "/list_dir")["tool_executions"][0]["output"]["entries"]
     assert entries == [{"name": "d", "type": "dir", "size": None}, {"name": "f", "type": "file", "size": 3},
                        {"name": "l", "type": "symlink", "size": None}]
+
+
+def test_missing_paths_say_they_do_not_exist(client, workspace):
+    (workspace / "file.txt").write_text("x")
+    (workspace / "folder").mkdir()
+    said = {command: chat(client, command)["tool_executions"][0] for command in (
+        "/list_dir path=nope", "/read_file path=nope.txt", "/list_dir path=file.txt", "/read_file path=folder",
+        "/read_file path=" + "n" * 300)}
+    assert all(execution["status"] == "error" for execution in said.values())
+    assert said["/list_dir path=nope"]["error"] == "'nope' does not exist"
+    assert said["/read_file path=nope.txt"]["error"] == "'nope.txt' does not exist"
+    assert said["/list_dir path=file.txt"]["error"] == "'file.txt' is not a folder"
+    assert said["/read_file path=folder"]["error"] == "'folder' is not a file"
+    assert "internal error" not in said["/read_file path=" + "n" * 300]["error"]
+
+
+@pytest.mark.parametrize("data,says", [
+    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)), "is a binary file"),
+    ("café au lait\n".encode("latin-1"), "is not UTF-8 text"),
+])
+def test_read_file_refuses_binary_files(client, workspace, data, says):
+    (workspace / "blob").write_bytes(data)
+    body = chat(client, "/read_file path=blob")
+    [execution] = body["tool_executions"]
+    assert body["status"] == "tool_error" and execution["status"] == "error" and says in execution["error"]
+    assert execution["output"] is None and "\ufffd" not in body["reply"]
+
+
+def test_read_file_reads_utf8_text(client, workspace):
+    (workspace / "notes.txt").write_text("café ñandú 🚀\n", encoding="utf-8")
+    assert chat(client, "/read_file path=notes.txt")["tool_executions"][0]["output"]["content"] == "café ñandú 🚀\n"
+
+
+def test_write_preview_marks_a_missing_final_newline(client, workspace):
+    (workspace / "a.txt").write_text("one\ntwo")
+    preview = chat(client, '/write_file path=a.txt content="one\ntwo\nthree\n"')["confirmations"][0]["preview"]
+    body = preview.splitlines()[2:]  # after the ---/+++ header
+    assert "-two" in body and "+two" in body and "+three" in body, preview
+    assert "\\ No newline at end of file" in body
+    assert all(line[:1] in " +-@\\" for line in body), preview
+
+
+@pytest.mark.slow
+def test_health_check_reads_the_cpu_on_the_first_call_of_a_process(tmp_path):
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])  # one core certainly busy
+    port = free_port()
+    server = subprocess.Popen(CLI + ["serve", "--port", str(port)], cwd=tmp_path,
+                              env=cli_env(DB_URL=f"sqlite:///{tmp_path}/agent.db"),
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        wait_healthy(server, port)
+        body = httpx.post(f"http://127.0.0.1:{port}/agent", json={"message": "/health_check", "session_id": "h"},
+                          timeout=30).json()
+    finally:
+        for proc in (server, busy):
+            proc.kill()
+            proc.wait(timeout=10)
+    assert body["tool_executions"][0]["output"]["cpu_percent"] > 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from app.audit.kinds import AuditKind
 from app.cli.settings import load_settings
 
 
@@ -32,5 +33,7 @@ def add(sub) -> None:
     trail.add_argument("action", choices=["verify", "tail"])
     trail.add_argument("-n", type=int, default=20, help="tail: how many events")
     trail.add_argument("--session", help="tail: only this session")
-    trail.add_argument("--kind", help="tail: only this kind of event")
+    # A misspelt kind would match nothing and print nothing: argparse names the kinds instead.
+    trail.add_argument("--kind", choices=[kind.value for kind in AuditKind], metavar="KIND",
+                       help="tail: only this kind of event (e.g. tool_execution, confirmation_consumed)")
     trail.set_defaults(func=cmd_audit)

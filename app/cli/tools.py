@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import json
+import sys
 
 from app.cli.settings import load_settings
 
 
 def cmd_tools(args) -> int:
+    from app.tools.operator_file import operator_warnings
     from app.tools.registry import load_registry
 
     settings = load_settings()
     registry = load_registry(settings.plugins_dir)
+    warnings = operator_warnings(settings)
     if args.json:
         print(json.dumps(registry.catalogue(), indent=2))
+        for line in warnings:  # beside the catalogue, so the JSON stays what it was
+            print(f"warning: {line}", file=sys.stderr)
         return 0
     for item in registry.catalogue():
         blocked = sorted(set(item["permissions"]) & settings.blocked)
@@ -21,22 +26,36 @@ def cmd_tools(args) -> int:
         print(f"{item['name']}  tag={item['tag']}  permissions={','.join(item['permissions'])}{note}")
         print(f"    {item['description']}")
         print(f"    args: {json.dumps(item['args_schema'].get('properties', {}))}")
+        if item["name"] == "run_job":
+            for line in warnings:
+                print(f"    warning: {line}")
     return 0
 
 
 def cmd_eval(args) -> int:
     from pathlib import Path
 
+    from app.channel import Channel
     from app.llm import build_model
-    from app.planner.evals import as_json, load_suite, report, run_suite
+    from app.planner.evals import SuiteError, as_json, load_suite, report, run_suite
     from app.planner.planner import Planner
+    from app.tools.filter import ToolFilter
+    from app.tools.policy import PolicyError, load_policy
     from app.tools.registry import load_registry
 
     settings = load_settings()
-    cases = load_suite(Path(args.suite))
+    try:
+        cases = load_suite(Path(args.suite))
+        policy = load_policy(settings.policy_file)
+    except (SuiteError, PolicyError) as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
     model = build_model(settings)
-    planner = Planner(model, load_registry(settings.plugins_dir), settings.planner_max_retries)
-    results, summary = run_suite(planner, cases)
+    registry = load_registry(settings.plugins_dir)
+    # The model is offered what `serve` would offer it on the api channel, nothing more.
+    offered = ToolFilter(registry, policy, settings.blocked).visible(Channel.API)
+    planner = Planner(model, registry, settings.planner_max_retries)
+    results, summary = run_suite(planner, cases, offered)
     name = f"{model.provider}:{getattr(model, 'model', None)} at {model.url}"
     document = as_json(results, summary, name)
     if args.format == "json":
@@ -45,7 +64,11 @@ def cmd_eval(args) -> int:
         print(f"model {name}\n")
         print(report(results, summary))
     if args.json:
-        Path(args.json).write_text(json.dumps(document, indent=2, ensure_ascii=False))
+        try:
+            Path(args.json).write_text(json.dumps(document, indent=2, ensure_ascii=False))
+        except OSError as exc:
+            print(f"cannot write {args.json}: {exc.strerror}", file=sys.stderr)
+            return 1
     return 2 if all(r.error for r in results) else 0
 
 

@@ -22,7 +22,7 @@ from app.conversations.wording import (
 from app.llm.base import ModelNotConfigured, ModelUnavailable
 from app.observability.logs import request_id_var
 from app.planner.answerer import compose
-from app.planner.commands import CommandSyntaxError, parse_command
+from app.planner.commands import CommandSyntaxError, command_name, parse_command
 from app.planner.planner import Usage
 from app.planner.prompt import MAX_HISTORY_CHARS
 from app.store.tables import utcnow
@@ -127,6 +127,14 @@ class Turn:
             self.lines.append(f"{execution.tool_name}:\n{render_output(execution.output)}")
 
     def _command(self) -> None:
+        name = command_name(self.msg.text)
+        if name and name not in ("help", "tools") and self.deps.tools.registry.get(name) is None:
+            # Named first: arguments of a command that does not exist are not worth reading.
+            self.trail.add(K.COMMAND, name=name[:64], args={})
+            self.lines.append(self.texts("unknown_command", name=name[:64]))
+            self.failures_worded = True
+            self._execute(name, {})
+            return
         try:
             command = parse_command(self.msg.text)
         except CommandSyntaxError as exc:
@@ -138,9 +146,6 @@ class Turn:
         elif command.name == "tools":
             self.lines.append(catalogue(self.texts, self.deps.tools.visible(self.msg.channel)))
         else:
-            if self.deps.tools.registry.get(command.name) is None:
-                self.lines.append(self.texts("unknown_command", name=command.name[:64]))
-                self.failures_worded = True
             execution = self._execute(command.name, command.args)
             if execution is not None and execution.status == "success":
                 self.lines.append(render_output(execution.output))

@@ -15,6 +15,7 @@ from app.audit.chain import AuditTrail
 from app.llm.base import ModelNotConfigured, ModelUnavailable
 from app.planner.output import PlannerOutput
 from app.planner.planner import Planner
+from app.tools.registry import ToolRegistry
 
 
 @dataclass
@@ -40,11 +41,24 @@ class CaseResult:
     error: str | None = None
 
 
+class SuiteError(ValueError):
+    pass
+
+
 def load_suite(path: Path) -> list[Case]:
-    data = tomllib.loads(path.read_text(encoding="utf-8"))
-    cases = [Case(**case) for case in data.get("case", [])]
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise SuiteError(f"{path}: {exc}") from None
+    try:
+        cases = [Case(**case) for case in data.get("case", [])]
+    except TypeError as exc:
+        raise SuiteError(f"{path}: a [[case]] is not understood ({exc})") from None
     if not cases:
-        raise ValueError(f"{path} has no [[case]] entries")
+        raise SuiteError(f"{path} has no [[case]] entries")
+    bad = [case.id for case in cases if not isinstance(case.input, str) or not case.input.strip()]
+    if bad:
+        raise SuiteError(f"{path}: case(s) {bad} need an `input` text")
     return cases
 
 
@@ -69,11 +83,12 @@ def score(case: Case, plan: PlannerOutput | None) -> tuple[bool, bool]:
     return right_tools, right_args
 
 
-def run_case(planner: Planner, case: Case) -> CaseResult:
+def run_case(planner: Planner, case: Case, tools: ToolRegistry | None = None) -> CaseResult:
+    """`tools`: what the model is offered (default: every tool the planner knows)."""
     started = time.perf_counter()
     trail = AuditTrail(None, "eval", case.id)  # kept in memory, never written
     try:
-        outcome = planner.plan(case.input, [], {}, trail)
+        outcome = planner.plan(case.input, [], {}, trail, tools=tools)
     except (ModelUnavailable, ModelNotConfigured) as exc:
         return CaseResult(case.id, case.lang, False, False, 0, False, False,
                           int((time.perf_counter() - started) * 1000), [], error=str(exc))
@@ -111,8 +126,9 @@ def report(results: list[CaseResult], summary: dict) -> str:
     return "\n".join(lines)
 
 
-def run_suite(planner: Planner, cases: list[Case]) -> tuple[list[CaseResult], dict]:
-    results = [run_case(planner, case) for case in cases]
+def run_suite(planner: Planner, cases: list[Case],
+              tools: ToolRegistry | None = None) -> tuple[list[CaseResult], dict]:
+    results = [run_case(planner, case, tools) for case in cases]
     return results, summarize(results)
 
 

@@ -86,6 +86,11 @@ class Job(_Strict):
             raise ValueError(f"argv uses undeclared parameter(s) {sorted(missing)}")
         return self
 
+    def effective_timeout(self, allowed: float) -> float:
+        """What the job gets within a tool call of `allowed` seconds: a second less, so its
+        process is killed (and reported) before the executor gives up on the call."""
+        return max(1.0, min(self.timeout, allowed - 1))
+
     def render(self, values: dict[str, str]) -> list[str]:
         """Each placeholder is replaced inside its own argv element: a value can never become
         a second argument, an option of a shell, or anything but text in its place."""
@@ -132,6 +137,28 @@ def load_operator(path: Path) -> OperatorConfig:
     except ValidationError as exc:
         problems = "; ".join(error_lines(exc, limit=5))
         raise OperatorFileError(f"OPERATOR_FILE {path}: {problems}") from None
+
+
+def operator_warnings(settings) -> list[str]:
+    """What the operator asked for and will not get, one line each: for `llm-planner tools`
+    and the checks at start."""
+    try:
+        config = load_operator(settings.operator_file)
+    except OperatorFileError as exc:
+        return [str(exc)]
+    allowed = settings.max_tool_timeout
+    lines = []
+    for name, job in sorted(config.jobs.items()):
+        gets = job.effective_timeout(allowed)
+        if "timeout" not in job.model_fields_set or gets >= job.timeout:
+            continue  # the default (60s) is not something the operator asked for
+        if job.timeout > allowed:
+            lines.append(f"job {name}: timeout {job.timeout:g}s is above MAX_TOOL_TIMEOUT={allowed:g}, "
+                         f"it gets {gets:g}s")
+        else:
+            lines.append(f"job {name}: timeout {job.timeout:g}s leaves no second to spare under "
+                         f"MAX_TOOL_TIMEOUT={allowed:g}, it gets {gets:g}s")
+    return lines
 
 
 @lru_cache(maxsize=8)
