@@ -81,7 +81,7 @@ def _preview_write(args: WriteFileArgs, ctx: ToolContext) -> str:
     return text if len(text) <= 2000 else text[:2000] + "\n… (diff cut)"
 
 
-@tool(permissions=["write"], tag="write", preview=_preview_write)
+@tool(permissions=["write"], tag="write", preview=_preview_write, folder_only=True)
 def write_file(args: WriteFileArgs, ctx: ToolContext) -> dict:
     """Create or replace a text file in the workspace (asks for confirmation first)."""
     path = ctx.workspace.resolve(args.path)
