@@ -103,9 +103,13 @@ def claim(engine: Engine, owner: str, lease_sec: float, agents: list[str] | None
     return claimed, TaskStatus(row.status)
 
 
-def renew(engine: Engine, owner: str, lease_sec: float) -> int:
+def renew(engine: Engine, owner: str, task_ids: list[str], lease_sec: float) -> int:
+    """Renew the leases of the tasks this worker is running now (only those: a task whose
+    step failed here must run out, so that another worker takes it over)."""
+    if not task_ids:
+        return 0
     with engine.begin() as conn:
-        return conn.execute(sa.update(t).where(t.c.lease_owner == owner,
+        return conn.execute(sa.update(t).where(t.c.id.in_(task_ids), t.c.lease_owner == owner,
                                                t.c.status == TaskStatus.RUNNING.value)
                             .values(lease_expires_at=utcnow() + timedelta(seconds=lease_sec))).rowcount
 

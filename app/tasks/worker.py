@@ -34,7 +34,7 @@ class Worker:
         self._beat_stop = threading.Event()  # after the slots: leases stay renewed while they drain
         self._threads: list[threading.Thread] = []
         self._beat: threading.Thread | None = None
-        self.busy = 0  # slots running a task now
+        self.running: set[str] = set()  # the tasks whose leases the heartbeat renews
 
     def start(self) -> None:
         for n in range(self.slots):
@@ -75,14 +75,15 @@ class Worker:
                 self._idle()
                 continue
             task, _ = claimed
-            self.busy += 1
+            self.running.add(task.id)
             try:
                 self.runner.run(task.id, self._stop.is_set)
             except Exception:
-                # The lease runs out and the task is taken over from its last stored step.
+                # Its lease is no longer renewed: it runs out, and the task is taken over
+                # from its last stored step (here or by another worker).
                 log.exception("task %s: the step failed; it will be taken over from its last stored step", task.id)
             finally:
-                self.busy -= 1
+                self.running.discard(task.id)
 
     def _idle(self) -> None:
         with self._wake:
@@ -97,6 +98,7 @@ class Worker:
         interval = self.deps.settings.task_lease_sec / 3
         while not self._beat_stop.wait(interval):
             try:
-                repository.renew(self.deps.engine, self.owner, self.deps.settings.task_lease_sec)
+                repository.renew(self.deps.engine, self.owner, list(self.running),
+                                 self.deps.settings.task_lease_sec)
             except Exception:
                 log.exception("renewing task leases failed")
