@@ -63,6 +63,7 @@ class StepRunner:
         if task is None or task.lease_owner != self.owner:
             return
         folder = deps.folders.make_task_folder(task.workspace)
+        self._settle_note(task, UpdateType.STATUS_CHANGE, "running", status="running", worker=self.owner)
         self._answered_calls(task, folder)
         while True:
             with deps.engine.connect() as conn:
@@ -158,7 +159,7 @@ class StepRunner:
         if execution.tool_name == "update_task":
             out = execution.output
             outcome.stage, outcome.progress = Stage(out["stage"]), out["progress"]
-            journal.add(UpdateType.PROGRESS_UPDATE, out["note"] or f"{out['stage']} {out['progress']} %",
+            journal.add(UpdateType.PROGRESS_UPDATE, f"{out['stage']} {out['progress']} %",
                         stage=out["stage"], progress=out["progress"])
             if out["note"]:
                 journal.add(UpdateType.NOTE, out["note"])
@@ -269,7 +270,8 @@ class StepRunner:
                 with deps.engine.begin() as conn:
                     added = _insert_call_once(conn, task.id, row, CallStatus.DECLINED, error="expired")
                 if added:
-                    self._settle_note(task, row.tool_name, "expired", "nobody answered before it expired")
+                    self._settle_note(task, UpdateType.CONFIRMATION, f"{row.tool_name}: nobody answered before it expired",
+                                      event="expired", tool=row.tool_name)
         for call in confirmed:
             with deps.engine.begin() as conn:
                 if not repository.move_call(conn, call.id, CallStatus.CONFIRMED, CallStatus.RUNNING):
@@ -297,10 +299,10 @@ class StepRunner:
                 journal.flush(conn)
         trail.committed()
 
-    def _settle_note(self, task: Any, tool_name: str, event: str, text: str) -> None:
+    def _settle_note(self, task: Any, update_type: UpdateType, content: str, **data: Any) -> None:
         trail = AuditTrail(str(uuid.uuid4()), CHANNEL, task.id)
         journal = Journal(task.id, task.agent, trail)
-        journal.add(UpdateType.CONFIRMATION, f"{tool_name}: {text}", event=event, tool=tool_name)
+        journal.add(update_type, content, **data)
         with writing(self.deps.engine) as conn:
             journal.flush(conn)
         trail.committed()
