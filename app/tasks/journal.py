@@ -23,8 +23,9 @@ class Journal:
 
     def flush(self, conn: Connection) -> None:
         """The updates, then the trail (the audit chain last: its lock is held shortest)."""
+        if self._pending:
+            repository.add_updates(conn, self.task_id, self.agent, self._pending)
         for update_type, content, data in self._pending:
-            repository.add_update(conn, self.task_id, self.agent, update_type, content, data)
             self.trail.add(AuditKind.TASK_UPDATE, task_id=self.task_id, update_type=update_type.value,
                            content=content, **data)
         self._pending = []

@@ -133,10 +133,11 @@ def steps(conn: Connection, task_id: str, last: int) -> list[Any]:
     return list(reversed(rows))
 
 
-def add_update(conn: Connection, task_id: str, agent: str | None, update_type: str, content: str,
-               data: dict | None = None) -> None:
-    conn.execute(sa.insert(tu).values(task_id=task_id, agent=agent, update_type=str(update_type),
-                                      content=content, data=data or {}, created_at=utcnow()))
+def add_updates(conn: Connection, task_id: str, agent: str | None, updates: list[tuple[str, str, dict]]) -> None:
+    """(update_type, content, data) each; one statement."""
+    now = utcnow()
+    conn.execute(sa.insert(tu), [{"task_id": task_id, "agent": agent, "update_type": str(kind), "content": content,
+                                  "data": data, "created_at": now} for kind, content, data in updates])
 
 
 def updates(conn: Connection, task_id: str, after: int | None, limit: int) -> list[Any]:
@@ -157,8 +158,8 @@ def answered_calls(conn: Connection, task_id: str) -> list[Any]:
                         .order_by(tc.c.id)).all()
 
 
-def calls(conn: Connection, task_id: str, status: CallStatus) -> list[Any]:
-    return conn.execute(sa.select(tc).where(tc.c.task_id == task_id, tc.c.status == status.value)
+def calls(conn: Connection, task_id: str, *statuses: CallStatus) -> list[Any]:
+    return conn.execute(sa.select(tc).where(tc.c.task_id == task_id, tc.c.status.in_([s.value for s in statuses]))
                         .order_by(tc.c.id)).all()
 
 

@@ -64,29 +64,30 @@ class StepRunner:
             return
         folder = deps.folders.make_task_folder(task.workspace)
         self._settle_note(task, UpdateType.STATUS_CHANGE, "running", status="running", worker=self.owner)
-        self._answered_calls(task, folder)
-        while True:
-            with deps.engine.connect() as conn:
-                task = repository.get(conn, task_id)
-            if task is None or task.lease_owner != self.owner:
-                return  # taken over: the lease ran out while this worker was away
-            if task.status != TaskStatus.RUNNING:
-                self._release(task_id)  # paused or cancelled by a person
-                return
-            if stopping():
-                self._release(task_id, status=TaskStatus.QUEUED)  # a graceful stop: another goes on
-                return
-            over = self._over_budget(task)
-            if over:
-                self._end(task, TaskStatus.FAILED, error=over)
-                return
-            if not self._step(task, folder):
-                return
+        new = task.steps == 0  # nothing parked, nothing to read back yet
+        if not new:
+            self._answered_calls(task, folder)
+        history = [] if new else self._history(task)  # read once; each stored step is appended
+        try:
+            while task is not None:
+                if task.status != TaskStatus.RUNNING:
+                    self._release(task_id)  # paused or cancelled by a person
+                    return
+                if stopping():
+                    self._release(task_id, status=TaskStatus.QUEUED)  # a graceful stop: another goes on
+                    return
+                over = self._over_budget(task)
+                if over:
+                    self._end(task, TaskStatus.FAILED, error=over)
+                    return
+                task = self._step(task, folder, history)  # the task as stored, or None: it stopped here
+        finally:
+            self._readme(task_id)
 
     # -- one step -----------------------------------------------------------------------
 
-    def _step(self, task: Any, folder: Workspace) -> bool:
-        """Plan, run, store. False when the task stopped running here."""
+    def _step(self, task: Any, folder: Workspace, history: list[dict]) -> Any:
+        """Plan, run, store. The task as the step left it, or None when it stopped here."""
         deps = self.deps
         started = time.monotonic()
         trail = AuditTrail(str(uuid.uuid4()), CHANNEL, task.id)
@@ -94,7 +95,7 @@ class StepRunner:
         usage = Usage()
         outcome = StepOutcome()
         try:
-            plan_outcome = deps.planner.plan_with(system_prompt(deps.tools_view, self._history(task)),
+            plan_outcome = deps.planner.plan_with(system_prompt(deps.tools_view, history),
                                                   task_message(task), trail, usage)
         except ModelNotConfigured as exc:
             return self._fail_step(task, journal, usage, started, f"no model is configured (set {exc.setting})")
@@ -108,8 +109,8 @@ class StepRunner:
         journal.add(UpdateType.STEP, plan.reply or f"step {task.steps + 1}", step=task.steps + 1,
                     calls=[c.tool for c in plan.tool_calls])
         results: list[dict] = []
-        for call in plan.tool_calls:
-            if self._stopped_by_person(task.id):
+        for n, call in enumerate(plan.tool_calls):
+            if n and self._stopped_by_person(task.id):
                 break  # the tool running now has returned; no later one runs
             execution = self._execute(task, folder, call.tool, call.args, outcome, trail)
             if execution is None:
@@ -122,7 +123,10 @@ class StepRunner:
                 break
         step = {"step": task.steps + 1, "kind": "step", "reply": plan.reply,
                 "calls": [c.model_dump() for c in plan.tool_calls], "results": results}
-        return self._store(task, step, outcome, journal, usage, started)
+        stored = self._store(task, step, outcome, journal, usage, started)
+        if stored is not None:
+            history.append(step)
+        return stored
 
     def _execute(self, task: Any, folder: Workspace, name: Any, args: Any, outcome: StepOutcome,
                  trail: AuditTrail) -> ToolExecution | None:
@@ -171,14 +175,16 @@ class StepRunner:
     # -- storing ------------------------------------------------------------------------
 
     def _store(self, task: Any, step: dict, outcome: StepOutcome, journal: Journal, usage: Usage,
-               started: float) -> bool:
+               started: float) -> Any:
+        """The task as stored with this step (None when it no longer runs here)."""
         deps = self.deps
         try:
             with writing(deps.engine) as conn:
                 current = repository.get(conn, task.id, lock=True)
                 if current is None or current.lease_owner != self.owner:
                     raise _LostLease
-                repository.insert_step(conn, task.id, step["step"], step, step["results"])
+                repository.insert_step(conn, task.id, step["step"], {"reply": step["reply"], "calls": step["calls"]},
+                                       step["results"])
                 values = self._counters(current, usage, started)
                 if outcome.stage is not None:
                     values.update(stage=outcome.stage.value, stage_progress=outcome.progress)
@@ -204,10 +210,13 @@ class StepRunner:
                 journal.flush(conn)
         except (_LostLease, sa.exc.IntegrityError):
             log.warning("task %s: step %s was stored by another worker; this one stops", task.id, step["step"])
-            return False
+            return None
         journal.trail.committed()
-        self._readme(task.id)
-        return keep_running
+        if not keep_running:
+            return None
+        if outcome.stage is not None:
+            self._readme(task.id)
+        return _Row(current, values)
 
     def _park(self, conn, task: Any, parked: list[tuple[Prepared, str]], journal: Journal):
         deps, latest = self.deps, None
@@ -227,11 +236,10 @@ class StepRunner:
         return {"steps": current.steps + 1, "tokens": current.tokens + usage.prompt_tokens + usage.output_tokens,
                 "running_ms": current.running_ms + int((time.monotonic() - started) * 1000)}
 
-    def _fail_step(self, task: Any, journal: Journal, usage: Usage, started: float, error: str) -> bool:
+    def _fail_step(self, task: Any, journal: Journal, usage: Usage, started: float, error: str) -> None:
         """A step that could not plan: the task fails, and its model calls stay on record."""
         self._end(task, TaskStatus.FAILED, error=error, journal=journal,
                   counters=self._counters(task, usage, started) | {"steps": task.steps})
-        return False
 
     def _end(self, task: Any, status: TaskStatus, *, error: str | None = None, journal: Journal | None = None,
              counters: dict | None = None) -> None:
@@ -244,7 +252,6 @@ class StepRunner:
                                  error=error, lease_owner=None, **(counters or {})):
                 journal.flush(conn)
         journal.trail.committed()
-        self._readme(task.id)
 
     def _release(self, task_id: str, status: TaskStatus | None = None) -> None:
         with self.deps.engine.begin() as conn:
@@ -255,12 +262,13 @@ class StepRunner:
 
     def _answered_calls(self, task: Any, folder: Workspace) -> None:
         """Run each confirmed call once; report the ones a dead worker left running as
-        interrupted; tell expired confirmations apart from declined ones."""
+        interrupted; tell the model of confirmations nobody answered in time."""
         deps = self.deps
         with deps.engine.connect() as conn:
-            left_running = repository.calls(conn, task.id, CallStatus.RUNNING)
-            confirmed = repository.calls(conn, task.id, CallStatus.CONFIRMED)
+            open_calls = repository.calls(conn, task.id, CallStatus.RUNNING, CallStatus.CONFIRMED)
             pending = repository.pending_confirmations(conn, task.id, CHANNEL)
+        left_running = [c for c in open_calls if c.status == CallStatus.RUNNING]
+        confirmed = [c for c in open_calls if c.status == CallStatus.CONFIRMED]
         for call in left_running:
             self._settle(task, call, CallStatus.RUNNING, CallStatus.INTERRUPTED,
                          error="the worker running it stopped; it may or may not have run, and is not run again")
@@ -313,7 +321,8 @@ class StepRunner:
         with self.deps.engine.connect() as conn:
             steps = repository.steps(conn, task.id, HISTORY_STEPS)
             answered = repository.answered_calls(conn, task.id)
-        events = [(row.created_at, row.plan) for row in steps]
+        events = [(row.created_at, {"step": row.step, "kind": "step", **row.plan, "results": row.results})
+                  for row in steps]
         events += [(row.updated_at, {"kind": "a person answered a confirmation", "tool": row.tool_name,
                                      "args": row.args, "status": _call_words(row), "output": row.output,
                                      "error": row.error}) for row in answered]
@@ -346,6 +355,16 @@ class StepRunner:
 
 class _LostLease(Exception):
     pass
+
+
+class _Row:
+    """A task row with the values a step just stored."""
+
+    def __init__(self, row: Any, values: dict) -> None:
+        self._row, self._values = row, values
+
+    def __getattr__(self, name: str) -> Any:
+        return self._values[name] if name in self._values else getattr(self._row, name)
 
 
 def _result(execution: ToolExecution) -> dict:
