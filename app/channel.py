@@ -13,6 +13,7 @@ class Channel(StrEnum):
     STANDARD_WEBHOOK = "provider"  # POST /provider/inbound
     WHATSAPP_CLOUD = "meta"  # POST /provider/meta
     TWILIO = "twilio"      # POST /provider/twilio
+    TASK = "task"          # a task's steps (the session is the task's id)
 
     @property
     def short_codes(self) -> bool:

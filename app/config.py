@@ -102,6 +102,15 @@ class Settings(BaseSettings):
     log_max_bytes: int = Field(10 * 2**20, ge=1024)
     log_backups: int = Field(5, ge=0)
 
+    # tasks
+    task_workers: int = Field(2, ge=0, le=64)  # task slots of this process (serve and worker)
+    task_max_steps: int = Field(40, ge=1)
+    task_max_seconds: int = Field(3600, ge=1)  # running time only
+    task_max_tokens: int = Field(200000, ge=1)
+    task_lease_sec: float = Field(60, ge=5)
+    task_poll_sec: float = Field(1, gt=0)
+    task_drain_sec: float = Field(30, ge=0)
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper(cls, value):

@@ -16,7 +16,14 @@ from app import __version__
 from app.audit import routes as audit_routes
 from app.audit.chain import record
 from app.audit.kinds import AuditKind
-from app.channels import chat_page, gateway, standard_webhook, twilio, web, whatsapp_cloud
+from app.channels import (
+    chat_page,
+    gateway,
+    standard_webhook,
+    twilio,
+    web,
+    whatsapp_cloud,
+)
 from app.config import Settings
 from app.http import errors, health
 from app.http.middleware import BodySizeLimit, HttpMetrics, RequestIds
@@ -25,6 +32,7 @@ from app.observability.logs import configure as configure_logging
 from app.observability.metrics import CONTENT_TYPE_LATEST, exposition
 from app.runtime import Runtime
 from app.store.migrate import ensure_current
+from app.tasks import routes as task_routes
 
 log = logging.getLogger("llm_planner")
 
@@ -44,18 +52,24 @@ def create_app(settings: Settings | None = None, *, model: ChatModel | None = No
         # Deliveries a killed process acknowledged but never answered are finished now.
         threading.Thread(target=runtime.deliveries.recover_unfinished, name="inbox-recovery",
                          daemon=True).start()
+        if settings.task_workers:
+            runtime.task_worker.start()
         if serving:
             # What exists now lives as long as the process: the cyclic GC need not walk it
             # again. A full collection over it took 80 ms here, a pause any request could hit.
             gc.collect()
             gc.freeze()
         yield
-        # A graceful stop answers what it acknowledged; anything left is recovered at the next start.
+        # A graceful stop answers what it acknowledged and lets running task steps finish;
+        # anything left is recovered at the next start (or by another worker).
         await anyio.to_thread.run_sync(runtime.deliveries.drain, 20)
+        if settings.task_workers:
+            await anyio.to_thread.run_sync(runtime.task_worker.stop, settings.task_drain_sec)
 
     app = FastAPI(title="llm-planner", version=__version__, lifespan=lifespan)
     app.state.runtime = runtime
-    for module in (health, web, chat_page, gateway, standard_webhook, whatsapp_cloud, twilio, audit_routes):
+    for module in (health, web, chat_page, gateway, standard_webhook, whatsapp_cloud, twilio, audit_routes,
+                   task_routes):
         app.include_router(module.router)
 
     @app.get("/metrics", include_in_schema=False)

@@ -3,6 +3,7 @@ per process, and hands each what it uses; it does nothing else."""
 
 from __future__ import annotations
 
+import logging
 from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy.engine import Engine
@@ -22,6 +23,11 @@ from app.observability import metrics
 from app.planner.planner import Planner
 from app.rate_limits import RateLimits
 from app.store.db import create_db_engine
+from app.tasks.deps import TaskDeps
+from app.tasks.folders import Folders
+from app.tasks.service import DEFAULT_AGENT, Tasks
+from app.tasks.task_tools import with_task_tools
+from app.tasks.worker import Worker
 from app.tools.executor import Executor
 from app.tools.filter import ToolFilter
 from app.tools.policy import load_policy
@@ -40,7 +46,10 @@ class Runtime:
         self.model = model or build_model(settings)
         self.texts = Texts(settings.reply_language)
         self.limits = RateLimits(settings)
-        self.tools = ToolFilter(self.registry, load_policy(settings.policy_file), settings.blocked)
+        policy = load_policy(settings.policy_file)
+        self.tools = ToolFilter(self.registry, policy, settings.blocked)
+        confirmations = Confirmations(settings.confirm_keys, settings.confirm_ttl_sec,
+                                      settings.confirm_max_failures)
         slots = TurnSlots(settings.turn_concurrency)
         gated_model = GatedModel(self.model, slots)
         self.conversations = Conversations(TurnDeps(
@@ -49,8 +58,7 @@ class Runtime:
             answer_model=gated_model, tools=self.tools,
             executor=Executor(self.tools, settings.max_tool_timeout, settings.max_output_size,
                               waiting=slots.waiting),
-            confirmations=Confirmations(settings.confirm_keys, settings.confirm_ttl_sec,
-                                        settings.confirm_max_failures),
+            confirmations=confirmations,
             texts=self.texts, limits=self.limits, workspace=Workspace(settings.workspace_root),
             records=Records(self.engine)), slots)
         self.deliveries = Deliveries(
@@ -59,3 +67,16 @@ class Runtime:
             repliers={Channel.WHATSAPP_CLOUD: WhatsAppCloudReplier(settings, self.texts)})
         # Where HTTP routes run their turns (app.http.deps.off_loop): as many as AnyIO's default.
         self.request_threads = ThreadPoolExecutor(max_workers=40, thread_name_prefix="request")
+        # Tasks: their steps see the task channel's tools and the two task-only ones.
+        task_tools = ToolFilter(with_task_tools(self.registry), policy, settings.blocked)
+        folders = Folders(settings.workspace_root)
+        task_deps = TaskDeps(
+            settings=settings, engine=self.engine,
+            planner=Planner(self.model, task_tools.registry, settings.planner_max_retries),
+            tools_view=task_tools.visible(Channel.TASK),
+            executor=Executor(task_tools, settings.max_tool_timeout, settings.max_output_size),
+            confirmations=confirmations, folders=folders, records=Records(self.engine))
+        self.tasks = Tasks(self.engine, confirmations, folders, lambda: [DEFAULT_AGENT],
+                           log=logging.getLogger("llm_planner.tasks"))
+        self.task_worker = Worker(task_deps, settings.task_workers)
+        self.tasks.listeners.append(self.task_worker.wake)

@@ -121,7 +121,7 @@ def _diff_lines(text: str) -> list[str]:
     return lines
 
 
-@tool(permissions=["write"], tag="write", preview=_preview_write)
+@tool(permissions=["write"], tag="write", preview=_preview_write, folder_only=True)
 def write_file(args: WriteFileArgs, ctx: ToolContext) -> dict:
     """Create or replace a text file in the workspace (asks for confirmation first)."""
     path = ctx.workspace.resolve(args.path)

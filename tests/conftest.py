@@ -95,7 +95,8 @@ def make_settings(backend, tmp_path, workspace):
     def build(**overrides) -> Settings:
         # Most tests send more than ten requests a minute; the limit has its own tests.
         values = dict(db_url=url, workspace_root=workspace, data_dir=tmp_path / "data",
-                      confirm_secret=TEST_SECRET, ollama_model="test-model", rate_limit_enabled=False)
+                      confirm_secret=TEST_SECRET, ollama_model="test-model", rate_limit_enabled=False,
+                      task_workers=0)  # task tests ask for their own slots
         values.update(overrides)
         return Settings(_env_file=None, **values)
 

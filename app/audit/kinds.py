@@ -35,3 +35,5 @@ class AuditKind(StrEnum):
     RATE_LIMITED = "rate_limited"
     REQUEST_REJECTED = "request_rejected"
     SIGNATURE_REJECTED = "signature_rejected"
+    # tasks: every update of a task (its type in the data), with the task's id as session
+    TASK_UPDATE = "task_update"

@@ -1,4 +1,4 @@
-"""`llm-planner`: serve, migrate, tools, eval, audit, purge."""
+"""`llm-planner`: serve, worker, migrate, tools, eval, audit, purge, task."""
 
 from __future__ import annotations
 
@@ -6,16 +6,16 @@ import argparse
 import logging
 import sys
 
-from app.cli import audit, database, serve, tools
+from app.cli import audit, database, serve, tasks, tools, worker
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="llm-planner", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    for group in (serve, database, tools, audit):
+    for group in (serve, worker, database, tools, audit, tasks):
         group.add(sub)
     args = parser.parse_args(argv)
-    if args.command == "serve":
+    if args.command in ("serve", "worker"):
         from app.cli.settings import load_settings
         from app.observability.logs import configure
 

@@ -87,6 +87,11 @@ class Confirmations:
             token = self.serializer.dumps([token_id, session_id, channel, tool_name, digest])
         return Issued(token=token, token_id=token_id, expires_at=expires_at)
 
+    def signed_token(self, token_id: str, session_id: str, channel: str, tool_name: str, digest: str) -> str:
+        """A parked call's token, signed again for those allowed to see it (a task's API).
+        It cannot outlive the parked call: taking it checks the row's own expiry."""
+        return self.serializer.dumps([token_id, session_id, channel, tool_name, digest])
+
     def consume(self, conn: Connection, token: str, *, channel: str, session_id: str) -> Parked:
         return self._resolve(conn, token, channel, session_id, ConfirmationStatus.CONSUMED)
 

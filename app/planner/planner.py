@@ -52,6 +52,10 @@ class Planner:
         """Raises ModelUnavailable / ModelNotConfigured; a bad plan is an outcome, not an error.
         `tools`: what this channel may use (default: every registered tool)."""
         system = system_prompt(tools if tools is not None else self.registry, facts, history, self.prompts_dir)
+        return self.plan_with(system, message, trail, usage)
+
+    def plan_with(self, system: str, message: str, trail: AuditTrail, usage: Usage | None = None) -> PlanOutcome:
+        """The same, with a system prompt the caller built (a task's step, say)."""
         messages = build_messages(system, message)
         error = None
         attempts = self.max_retries + 1

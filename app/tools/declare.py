@@ -54,6 +54,9 @@ class Tool:
     tag: Literal["read", "write"]
     timeout: float | None = None
     preview: Callable[[BaseModel, ToolContext], str] | None = None
+    # Its only effect is on files under the folder it is handed: inside a task (whose folder
+    # is its own scratch) it runs without confirmation. Everywhere else `write` still asks.
+    folder_only: bool = False
 
     def __post_init__(self) -> None:
         if not NAME_PATTERN.match(self.name):
@@ -95,6 +98,7 @@ class BaseTool:
     permissions: tuple[str, ...] = ("read",)
     tag: Literal["read", "write"] = "read"
     timeout: float | None = None
+    folder_only: bool = False
 
     def run(self, args: BaseModel, ctx: ToolContext) -> Any:
         raise NotImplementedError
@@ -109,6 +113,7 @@ class BaseTool:
         return Tool(name=getattr(cls, "name", ""), description=cls.description or doc or cls.__name__,
                     args_model=getattr(cls, "args_model", None), func=instance.run,
                     permissions=frozenset(cls.permissions), tag=cls.tag, timeout=cls.timeout,
+                    folder_only=cls.folder_only,
                     preview=instance.preview if cls.preview is not BaseTool.preview else None)
 
 
@@ -120,6 +125,7 @@ def tool(
     tag: Literal["read", "write"] = "read",
     timeout: float | None = None,
     preview: Callable[[BaseModel, ToolContext], str] | None = None,
+    folder_only: bool = False,
 ) -> Callable[[Callable], Tool]:
     """Declare a tool. The decorated function becomes a `Tool` the plugin loader finds."""
 
@@ -137,6 +143,7 @@ def tool(
             tag=tag,
             timeout=timeout,
             preview=preview,
+            folder_only=folder_only,
         )
 
     return declare

@@ -1,0 +1,32 @@
+"""A task's updates, gathered while it works and written with the transaction that stores
+what they describe: each is a `task_updates` row and an audit event carrying the task's id."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.engine import Connection
+
+from app.audit.chain import AuditTrail
+from app.audit.kinds import AuditKind
+from app.tasks import repository
+from app.tasks.states import UpdateType
+
+
+class Journal:
+    def __init__(self, task_id: str, agent: str | None, trail: AuditTrail) -> None:
+        self.task_id, self.agent, self.trail = task_id, agent, trail
+        self._pending: list[tuple[UpdateType, str, dict]] = []
+
+    def add(self, update_type: UpdateType, content: str, **data: Any) -> None:
+        self._pending.append((update_type, content[:4000], data))
+
+    def flush(self, conn: Connection) -> None:
+        """The updates, then the trail (the audit chain last: its lock is held shortest)."""
+        if self._pending:
+            repository.add_updates(conn, self.task_id, self.agent, self._pending)
+        for update_type, content, data in self._pending:
+            self.trail.add(AuditKind.TASK_UPDATE, task_id=self.task_id, update_type=update_type.value,
+                           content=content, **data)
+        self._pending = []
+        self.trail.flush(conn)

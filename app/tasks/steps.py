@@ -1,0 +1,388 @@
+"""A task's steps: plan → run the tools → store it all → plan again, until the model
+finishes, a budget runs out, a write waits for a person, or a person stops it.
+
+Exactly once: each step's plan, results, updates and audit events commit in one
+transaction, conditional on this worker still holding the task's lease, under a unique
+(task, step) key. A call a person confirmed is marked `running` (committed) before it runs
+and `done` after, so a worker that dies in between leaves it `interrupted`, never re-run."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import sqlalchemy as sa
+
+from app.audit.chain import AuditTrail
+from app.audit.kinds import AuditKind as K
+from app.channel import Channel
+from app.llm.base import ModelNotConfigured, ModelUnavailable
+from app.planner.planner import Usage
+from app.store.tables import utcnow
+from app.store.transactions import writing
+from app.tasks import repository
+from app.tasks.deps import TaskDeps
+from app.tasks.journal import Journal
+from app.tasks.prompt import system_prompt, task_message
+from app.tasks.states import CallStatus, Stage, TaskStatus, UpdateType
+from app.tools.declare import ToolContext
+from app.tools.errors import ToolError
+from app.tools.execution import ToolExecution
+from app.tools.executor import Prepared
+from app.tools.workspace import Workspace
+
+log = logging.getLogger("llm_planner.tasks")
+CHANNEL = Channel.TASK.value
+HISTORY_STEPS = 30  # how many stored steps are read back to build the prompt
+
+
+@dataclass
+class StepOutcome:
+    """What one step decided for the task."""
+    status: TaskStatus = TaskStatus.RUNNING
+    error: str | None = None
+    stage: Stage | None = None
+    progress: int | None = None
+    result: dict | None = None
+    parked: list[tuple[Prepared, str]] = field(default_factory=list)
+
+
+class StepRunner:
+    def __init__(self, deps: TaskDeps, owner: str) -> None:
+        self.deps, self.owner = deps, owner
+
+    # -- a claimed task, until it stops -------------------------------------------------
+
+    def run(self, task_id: str, stopping: Callable[[], bool]) -> None:
+        deps = self.deps
+        with deps.engine.connect() as conn:
+            task = repository.get(conn, task_id)
+        if task is None or task.lease_owner != self.owner:
+            return
+        folder = deps.folders.make_task_folder(task.workspace)
+        self._settle_note(task, UpdateType.STATUS_CHANGE, "running", status="running", worker=self.owner)
+        new = task.steps == 0  # nothing parked, nothing to read back yet
+        if not new:
+            self._answered_calls(task, folder)
+        history = [] if new else self._history(task)  # read once; each stored step is appended
+        try:
+            while task is not None:
+                if task.status != TaskStatus.RUNNING:
+                    self._release(task_id)  # paused or cancelled by a person
+                    return
+                if stopping():
+                    self._release(task_id, status=TaskStatus.QUEUED)  # a graceful stop: another goes on
+                    return
+                over = self._over_budget(task)
+                if over:
+                    self._end(task, TaskStatus.FAILED, error=over)
+                    return
+                task = self._step(task, folder, history)  # the task as stored, or None: it stopped here
+        finally:
+            self._readme(task_id)
+
+    # -- one step -----------------------------------------------------------------------
+
+    def _step(self, task: Any, folder: Workspace, history: list[dict]) -> Any:
+        """Plan, run, store. The task as the step left it, or None when it stopped here."""
+        deps = self.deps
+        started = time.monotonic()
+        trail = AuditTrail(str(uuid.uuid4()), CHANNEL, task.id)
+        journal = Journal(task.id, task.agent, trail)
+        usage = Usage()
+        outcome = StepOutcome()
+        try:
+            plan_outcome = deps.planner.plan_with(system_prompt(deps.tools_view, history),
+                                                  task_message(task), trail, usage)
+        except ModelNotConfigured as exc:
+            return self._fail_step(task, journal, usage, started, f"no model is configured (set {exc.setting})")
+        except ModelUnavailable as exc:
+            return self._fail_step(task, journal, usage, started,
+                                   f"the model stayed unreachable ({exc.provider} at {exc.url}): {exc.reason}")
+        if plan_outcome.plan is None:
+            return self._fail_step(task, journal, usage, started,
+                                   f"the model did not produce a valid plan after {plan_outcome.attempts} attempt(s)")
+        plan = plan_outcome.plan
+        journal.add(UpdateType.STEP, plan.reply or f"step {task.steps + 1}", step=task.steps + 1,
+                    calls=[c.tool for c in plan.tool_calls])
+        results: list[dict] = []
+        for n, call in enumerate(plan.tool_calls):
+            if n and self._stopped_by_person(task.id):
+                break  # the tool running now has returned; no later one runs
+            execution = self._execute(task, folder, call.tool, call.args, outcome, trail)
+            if execution is None:
+                continue  # parked
+            results.append(_result(execution))
+            journal.add(UpdateType.TOOL_EXECUTION, f"{execution.tool_name}: {execution.status}",
+                        tool=execution.tool_name, status=execution.status, error=execution.error)
+            self._apply_task_tool(execution, outcome, journal)
+            if outcome.status == TaskStatus.COMPLETE:
+                break
+        step = {"step": task.steps + 1, "kind": "step", "reply": plan.reply,
+                "calls": [c.model_dump() for c in plan.tool_calls], "results": results}
+        stored = self._store(task, step, outcome, journal, usage, started)
+        if stored is not None:
+            history.append(step)
+        return stored
+
+    def _execute(self, task: Any, folder: Workspace, name: Any, args: Any, outcome: StepOutcome,
+                 trail: AuditTrail) -> ToolExecution | None:
+        deps = self.deps
+        prepared = deps.executor.prepare(name, args, CHANNEL)
+        if isinstance(prepared, ToolExecution):
+            return self._record(trail, prepared)
+        ctx = self._context(task, folder, trail.request_id)
+        if prepared.tool.tag == "write" and not prepared.tool.folder_only:
+            try:
+                outcome.parked.append((prepared, deps.executor.preview(prepared, ctx)))
+            except ToolError as exc:
+                return self._record(trail, ToolExecution(tool_name=prepared.tool.name, args=prepared.canonical_args,
+                                                         status="error", error=str(exc)))
+            return None
+        return self._record(trail, deps.executor.run(prepared, ctx))
+
+    @staticmethod
+    def _record(trail: AuditTrail, execution: ToolExecution) -> ToolExecution:
+        trail.add(K.TOOL_EXECUTION, tool=execution.tool_name, args=execution.args, status=execution.status,
+                  output=execution.output, error=execution.error, duration_ms=execution.duration_ms)
+        return execution
+
+    def _context(self, task: Any, folder: Workspace, request_id: str) -> ToolContext:
+        deps = self.deps
+        return ToolContext(workspace=folder, settings=deps.settings, records=deps.records,
+                           request_id=request_id, session_id=task.id,
+                           max_output_size=deps.settings.max_output_size)
+
+    @staticmethod
+    def _apply_task_tool(execution: ToolExecution, outcome: StepOutcome, journal: Journal) -> None:
+        if execution.status != "success":
+            return
+        if execution.tool_name == "update_task":
+            out = execution.output
+            outcome.stage, outcome.progress = Stage(out["stage"]), out["progress"]
+            journal.add(UpdateType.PROGRESS_UPDATE, f"{out['stage']} {out['progress']} %",
+                        stage=out["stage"], progress=out["progress"])
+            if out["note"]:
+                journal.add(UpdateType.NOTE, out["note"])
+        elif execution.tool_name == "finish_task":
+            out = execution.output
+            outcome.status, outcome.stage, outcome.progress = TaskStatus.COMPLETE, Stage.COMPLETE, 100
+            outcome.result = {"summary": out["summary"], "files": out["files"]}
+
+    # -- storing ------------------------------------------------------------------------
+
+    def _store(self, task: Any, step: dict, outcome: StepOutcome, journal: Journal, usage: Usage,
+               started: float) -> Any:
+        """The task as stored with this step (None when it no longer runs here)."""
+        deps = self.deps
+        try:
+            with writing(deps.engine) as conn:
+                current = repository.get(conn, task.id, lock=True)
+                if current is None or current.lease_owner != self.owner:
+                    raise _LostLease
+                repository.insert_step(conn, task.id, step["step"], {"reply": step["reply"], "calls": step["calls"]},
+                                       step["results"])
+                values = self._counters(current, usage, started)
+                if outcome.stage is not None:
+                    values.update(stage=outcome.stage.value, stage_progress=outcome.progress)
+                if current.status != TaskStatus.RUNNING:
+                    # Paused or cancelled meanwhile: the step is kept, nothing is parked.
+                    values.update(lease_owner=None)
+                    keep_running = False
+                elif outcome.status == TaskStatus.COMPLETE:
+                    values.update(status=TaskStatus.COMPLETE.value, result=outcome.result,
+                                  completed_at=utcnow(), lease_owner=None)
+                    journal.add(UpdateType.STATUS_CHANGE, "complete", status="complete")
+                    keep_running = False
+                elif outcome.parked:
+                    expires = self._park(conn, task, outcome.parked, journal)
+                    values.update(status=TaskStatus.AWAITING_CONFIRMATION.value, lease_owner=None,
+                                  lease_expires_at=expires)
+                    journal.add(UpdateType.STATUS_CHANGE, "awaiting_confirmation",
+                                status="awaiting_confirmation")
+                    keep_running = False
+                else:
+                    keep_running = True
+                repository.change(conn, task.id, owner=self.owner, **values)
+                journal.flush(conn)
+        except (_LostLease, sa.exc.IntegrityError):
+            log.warning("task %s: step %s was stored by another worker; this one stops", task.id, step["step"])
+            return None
+        journal.trail.committed()
+        if not keep_running:
+            return None
+        if outcome.stage is not None:
+            self._readme(task.id)
+        return _Row(current, values)
+
+    def _park(self, conn, task: Any, parked: list[tuple[Prepared, str]], journal: Journal):
+        deps, latest = self.deps, None
+        for prepared, preview in parked:
+            issued = deps.confirmations.issue(conn, request_id=journal.trail.request_id, channel=CHANNEL,
+                                              session_id=task.id, tool_name=prepared.tool.name,
+                                              args=prepared.canonical_args, preview=preview)
+            journal.trail.add(K.CONFIRMATION_REQUESTED, token_id=issued.token_id, tool=prepared.tool.name,
+                              args=prepared.canonical_args, preview=preview,
+                              expires_at=issued.expires_at.isoformat())
+            journal.add(UpdateType.CONFIRMATION, f"{prepared.tool.name} waits for a person's confirmation",
+                        event="asked", tool=prepared.tool.name, args=prepared.canonical_args, preview=preview)
+            latest = issued.expires_at if latest is None else max(latest, issued.expires_at)
+        return latest
+
+    def _counters(self, current: Any, usage: Usage, started: float) -> dict:
+        return {"steps": current.steps + 1, "tokens": current.tokens + usage.prompt_tokens + usage.output_tokens,
+                "running_ms": current.running_ms + int((time.monotonic() - started) * 1000)}
+
+    def _fail_step(self, task: Any, journal: Journal, usage: Usage, started: float, error: str) -> None:
+        """A step that could not plan: the task fails, and its model calls stay on record."""
+        self._end(task, TaskStatus.FAILED, error=error, journal=journal,
+                  counters=self._counters(task, usage, started) | {"steps": task.steps})
+
+    def _end(self, task: Any, status: TaskStatus, *, error: str | None = None, journal: Journal | None = None,
+             counters: dict | None = None) -> None:
+        journal = journal or Journal(task.id, task.agent, AuditTrail(str(uuid.uuid4()), CHANNEL, task.id))
+        journal.add(UpdateType.STATUS_CHANGE, f"{status.value}: {error}" if error else status.value,
+                    status=status.value, error=error)
+        with writing(self.deps.engine) as conn:
+            if repository.change(conn, task.id, owner=self.owner,
+                                 from_status=frozenset({TaskStatus.RUNNING}), status=status.value,
+                                 error=error, lease_owner=None, **(counters or {})):
+                journal.flush(conn)
+        journal.trail.committed()
+
+    def _release(self, task_id: str, status: TaskStatus | None = None) -> None:
+        with self.deps.engine.begin() as conn:
+            values = {"status": status.value} if status else {}
+            repository.release(conn, task_id, self.owner, **values)
+
+    # -- calls a person answered ------------------------------------------------------
+
+    def _answered_calls(self, task: Any, folder: Workspace) -> None:
+        """Run each confirmed call once; report the ones a dead worker left running as
+        interrupted; tell the model of confirmations nobody answered in time."""
+        deps = self.deps
+        with deps.engine.connect() as conn:
+            open_calls = repository.calls(conn, task.id, CallStatus.RUNNING, CallStatus.CONFIRMED)
+            pending = repository.pending_confirmations(conn, task.id, CHANNEL)
+        left_running = [c for c in open_calls if c.status == CallStatus.RUNNING]
+        confirmed = [c for c in open_calls if c.status == CallStatus.CONFIRMED]
+        for call in left_running:
+            self._settle(task, call, CallStatus.RUNNING, CallStatus.INTERRUPTED,
+                         error="the worker running it stopped; it may or may not have run, and is not run again")
+        now = utcnow()
+        for row in pending:
+            if row.expires_at <= now:
+                with deps.engine.begin() as conn:
+                    added = _insert_call_once(conn, task.id, row, CallStatus.DECLINED, error="expired")
+                if added:
+                    self._settle_note(task, UpdateType.CONFIRMATION, f"{row.tool_name}: nobody answered before it expired",
+                                      event="expired", tool=row.tool_name)
+        for call in confirmed:
+            with deps.engine.begin() as conn:
+                if not repository.move_call(conn, call.id, CallStatus.CONFIRMED, CallStatus.RUNNING):
+                    continue  # another worker took it
+            trail = AuditTrail(str(uuid.uuid4()), CHANNEL, task.id)
+            prepared = deps.executor.prepare(call.tool_name, call.args, CHANNEL)
+            if isinstance(prepared, ToolExecution):
+                execution = prepared  # refused now: the allowlist or the permissions changed
+            else:
+                execution = deps.executor.run(prepared, self._context(task, folder, trail.request_id))
+            self._record(trail, execution)
+            self._settle(task, call, CallStatus.RUNNING, CallStatus.DONE, output=execution.output, error=execution.error,
+                         trail=trail, status=execution.status)
+
+    def _settle(self, task: Any, call: Any, from_status: CallStatus, to_status: CallStatus, *,
+                output: Any = None, error: str | None = None, trail: AuditTrail | None = None,
+                status: str | None = None) -> None:
+        trail = trail or AuditTrail(str(uuid.uuid4()), CHANNEL, task.id)
+        journal = Journal(task.id, task.agent, trail)
+        word = status or to_status.value
+        journal.add(UpdateType.TOOL_EXECUTION, f"{call.tool_name}: {word}" + (f" ({error})" if error else ""),
+                    tool=call.tool_name, status=word, error=error, confirmed=True)
+        with writing(self.deps.engine) as conn:
+            if repository.move_call(conn, call.id, from_status, to_status, output=output, error=error):
+                journal.flush(conn)
+        trail.committed()
+
+    def _settle_note(self, task: Any, update_type: UpdateType, content: str, **data: Any) -> None:
+        trail = AuditTrail(str(uuid.uuid4()), CHANNEL, task.id)
+        journal = Journal(task.id, task.agent, trail)
+        journal.add(update_type, content, **data)
+        with writing(self.deps.engine) as conn:
+            journal.flush(conn)
+        trail.committed()
+
+    # -- what the model is shown -------------------------------------------------------
+
+    def _history(self, task: Any) -> list[dict]:
+        with self.deps.engine.connect() as conn:
+            steps = repository.steps(conn, task.id, HISTORY_STEPS)
+            answered = repository.answered_calls(conn, task.id)
+        events = [(row.created_at, {"step": row.step, "kind": "step", **row.plan, "results": row.results})
+                  for row in steps]
+        events += [(row.updated_at, {"kind": "a person answered a confirmation", "tool": row.tool_name,
+                                     "args": row.args, "status": _call_words(row), "output": row.output,
+                                     "error": row.error}) for row in answered]
+        return [event for _, event in sorted(events, key=lambda pair: pair[0])]
+
+    def _stopped_by_person(self, task_id: str) -> bool:
+        with self.deps.engine.connect() as conn:
+            task = repository.get(conn, task_id)
+        return task is None or task.status != TaskStatus.RUNNING
+
+    def _over_budget(self, task: Any) -> str | None:
+        s = self.deps.settings
+        if task.steps - task.budget_steps_from >= s.task_max_steps:
+            return f"the step budget ran out (TASK_MAX_STEPS={s.task_max_steps})"
+        if task.running_ms - task.budget_ms_from >= s.task_max_seconds * 1000:
+            return f"the time budget ran out (TASK_MAX_SECONDS={s.task_max_seconds})"
+        if task.tokens >= s.task_max_tokens:
+            return f"the token budget ran out (TASK_MAX_TOKENS={s.task_max_tokens})"
+        return None
+
+    def _readme(self, task_id: str) -> None:
+        try:
+            with self.deps.engine.connect() as conn:
+                task = repository.get(conn, task_id)
+                updates = repository.updates(conn, task_id, None, 200)
+            self.deps.folders.write_readme(task.workspace, task, updates)
+        except OSError as exc:  # the README is a convenience: the database holds the truth
+            log.warning("task %s: README.md not written: %s", task_id, exc)
+
+
+class _LostLease(Exception):
+    pass
+
+
+class _Row:
+    """A task row with the values a step just stored."""
+
+    def __init__(self, row: Any, values: dict) -> None:
+        self._row, self._values = row, values
+
+    def __getattr__(self, name: str) -> Any:
+        return self._values[name] if name in self._values else getattr(self._row, name)
+
+
+def _result(execution: ToolExecution) -> dict:
+    return {"tool": execution.tool_name, "args": execution.args, "status": execution.status,
+            "output": execution.output, "error": execution.error}
+
+
+def _call_words(row: Any) -> str:
+    if row.status == CallStatus.DECLINED:
+        return "expired: nobody answered (not run)" if row.error == "expired" else "declined by the person (not run)"
+    return {"done": "confirmed and run", "interrupted": "confirmed, but interrupted: it may not have run"
+            }.get(row.status, row.status)
+
+
+def _insert_call_once(conn, task_id: str, row: Any, status: CallStatus, error: str | None = None) -> bool:
+    try:
+        with conn.begin_nested():
+            repository.insert_call(conn, task_id, row.token_id, row.tool_name, row.args, status, error=error)
+        return True
+    except sa.exc.IntegrityError:
+        return False

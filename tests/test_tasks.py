@@ -1,0 +1,177 @@
+"""Tasks end to end over HTTP, with in-process task slots and the scripted model."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.helpers import plan, rows
+
+KEY = {"X-API-Key": "task-key"}
+
+
+@pytest.fixture
+def tasks_client(make_client):
+    def build(**overrides):
+        values = dict(agent_api_key="task-key", task_workers=1, task_lease_sec=5, task_poll_sec=0.2)
+        values.update(overrides)
+        return make_client(**values)
+    return build
+
+
+def create(client, **body) -> dict:
+    payload = {"title": "Report", "description": "Write a short report on X.", "complexity": 3, **body}
+    response = client.post("/api/tasks", json=payload, headers=KEY)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def wait_for(client, task_id: str, *statuses: str, timeout: float = 20) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        task = client.get(f"/api/tasks/{task_id}", headers=KEY).json()
+        if task["status"] in statuses:
+            return task
+        time.sleep(0.05)
+    raise AssertionError(f"task stayed {task['status']}: {task}")
+
+
+def test_a_task_runs_its_steps_and_completes(tasks_client, model, workspace, engine):
+    model.push(plan("Designing.", ("update_task", {"stage": "design", "progress": 50, "note": "outline"}),
+                    ("write_file", {"path": "output/report.md", "content": "# X\nfine\n"})),
+               plan("Done.", ("finish_task", {"summary": "Wrote the report.", "files": ["output/report.md"]})))
+    client = tasks_client()
+    task = create(client)
+    assert task["status"] in ("queued", "running") and task["agent"] == "default"
+    assert task["workspace"] == f"agents/default/tasks/{task['id']}"
+    done = wait_for(client, task["id"], "complete", "failed")
+    assert done["status"] == "complete", done
+    assert done["stage"] == "complete" and done["steps"] == 2
+    assert done["result"] == {"summary": "Wrote the report.", "files": ["output/report.md"]}
+    folder = workspace / task["workspace"]
+    assert (folder / "output" / "report.md").read_text() == "# X\nfine\n"  # no confirmation inside its folder
+    assert {"src", "output", "research", "README.md"} <= {p.name for p in folder.iterdir()}
+    assert "Report" in (folder / "README.md").read_text()
+    # The title and description reach the model verbatim, every step; earlier results follow.
+    assert all("Write a short report on X." in call["messages"][-1]["content"] for call in model.calls)
+    assert "output/report.md" in model.calls[1]["messages"][0]["content"]
+    updates = client.get(f"/api/tasks/{task['id']}/updates", headers=KEY).json()["updates"]
+    kinds = [u["update_type"] for u in updates]
+    assert kinds.count("step") == 2 and "progress_update" in kinds and "tool_execution" in kinds
+    assert kinds[-1] == "status_change" and updates[-1]["content"] == "complete"
+    audited = rows(engine, "audit_events", kind="task_update")
+    assert len(audited) == len(updates) and all(e["session_id"] == task["id"] for e in audited)
+    assert len(rows(engine, "task_steps", task_id=task["id"])) == 2
+
+
+def test_a_write_outside_the_folder_waits_for_a_person(tasks_client, model, engine):
+    model.push(plan("Registering.", ("register_customer", {"name": "Ana", "email": "ana@example.com"})),
+               plan("Finished.", ("finish_task", {"summary": "Registered Ana.", "files": []})))
+    client = tasks_client()
+    task = create(client)
+    parked = wait_for(client, task["id"], "awaiting_confirmation")
+    [confirmation] = parked["confirmations"]
+    assert confirmation["tool_name"] == "register_customer" and rows(engine, "customers") == []
+    bad = client.post(f"/api/tasks/{task['id']}/confirm", json={"token": confirmation["token"] + "x"}, headers=KEY)
+    assert bad.status_code == 400 and rows(engine, "customers") == []
+    ok = client.post(f"/api/tasks/{task['id']}/confirm", json={"token": confirmation["token"]}, headers=KEY)
+    assert ok.status_code == 200, ok.text
+    done = wait_for(client, task["id"], "complete", "failed")
+    assert done["status"] == "complete" and len(rows(engine, "customers")) == 1
+    again = client.post(f"/api/tasks/{task['id']}/confirm", json={"token": confirmation["token"]}, headers=KEY)
+    assert again.status_code == 409 and len(rows(engine, "customers")) == 1
+    # The model was told the call ran before it planned again.
+    assert "confirmed and run" in model.calls[1]["messages"][0]["content"]
+
+
+def test_a_declined_call_is_told_to_the_model(tasks_client, model, engine):
+    model.push(plan("Registering.", ("register_customer", {"name": "Ana", "email": "ana@example.com"})),
+               plan("Ok, not registering.", ("finish_task", {"summary": "Declined.", "files": []})))
+    client = tasks_client()
+    task = create(client)
+    [confirmation] = wait_for(client, task["id"], "awaiting_confirmation")["confirmations"]
+    assert client.post(f"/api/tasks/{task['id']}/cancel", json={"token": confirmation["token"]},
+                       headers=KEY).status_code == 200
+    done = wait_for(client, task["id"], "complete", "failed")
+    assert done["status"] == "complete" and rows(engine, "customers") == []
+    assert "declined by the person" in model.calls[1]["messages"][0]["content"]
+
+
+def test_the_step_budget_fails_the_task_and_says_so(tasks_client, model):
+    model.repeat_last = True
+    model.push(plan("Thinking.", ("update_task", {"stage": "design", "progress": 10, "note": ""})))
+    client = tasks_client(task_max_steps=3)
+    failed = wait_for(client, create(client)["id"], "failed", "complete")
+    assert failed["status"] == "failed" and "TASK_MAX_STEPS" in failed["error"] and failed["steps"] == 3
+
+
+def test_a_plan_that_never_validates_fails_the_task(tasks_client, model):
+    model.push("nonsense", "still nonsense", "no json")
+    client = tasks_client()
+    failed = wait_for(client, create(client)["id"], "failed", "complete")
+    assert "valid plan" in failed["error"]
+
+
+def test_status_changes_and_refusals(tasks_client, model, engine):
+    client = tasks_client(task_workers=0)  # nobody runs it: the queue holds it
+    task = create(client)
+    assert client.put(f"/api/tasks/{task['id']}/status", json={"status": "queued"}, headers=KEY).status_code == 409
+    paused = client.put(f"/api/tasks/{task['id']}/status", json={"status": "paused"}, headers=KEY)
+    assert paused.status_code == 200 and paused.json()["status"] == "paused"
+    assert client.put(f"/api/tasks/{task['id']}/status", json={"status": "running"}, headers=KEY).status_code == 422
+    resumed = client.put(f"/api/tasks/{task['id']}/status", json={"status": "queued"}, headers=KEY)
+    assert resumed.json()["status"] == "queued"
+    cancelled = client.put(f"/api/tasks/{task['id']}/status", json={"status": "cancelled"}, headers=KEY)
+    assert cancelled.json()["status"] == "cancelled"
+    assert client.put(f"/api/tasks/{task['id']}/status", json={"status": "paused"}, headers=KEY).status_code == 409
+    assert client.get("/api/tasks/nope", headers=KEY).status_code == 404
+    assert client.get(f"/api/tasks/{task['id']}").status_code == 401
+    assert client.post("/api/tasks", json={"title": "x", "description": "y", "complexity": 11},
+                       headers=KEY).status_code == 422
+    assert client.post("/api/tasks", json={"title": "x", "description": "y", "complexity": 1, "agent": "ghost"},
+                       headers=KEY).status_code == 400
+    statuses = [u["data"]["status"] for u in
+                client.get(f"/api/tasks/{task['id']}/updates", headers=KEY).json()["updates"]]
+    assert statuses == ["queued", "paused", "queued", "cancelled"]
+
+
+def test_tasks_routes_answer_503_without_a_key(make_client):
+    client = make_client(task_workers=0)
+    assert client.get("/api/tasks").status_code == 503
+
+
+def test_task_files_stay_in_the_task_folder(tasks_client, workspace):
+    client = tasks_client(task_workers=0)
+    one, two = create(client), create(client)
+    put = client.put(f"/api/tasks/{one['id']}/files/research/input.txt", content=b"data", headers=KEY)
+    assert put.status_code == 201
+    assert client.get(f"/api/tasks/{one['id']}/files/research/input.txt", headers=KEY).content == b"data"
+    listing = client.get(f"/api/tasks/{one['id']}/files", params={"path": "research"}, headers=KEY).json()
+    assert [e["name"] for e in listing["entries"]] == ["input.txt"]
+    other = f"../{two['id']}/research/input.txt"
+    for path in (other, "../../../../etc/passwd", "%2e%2e/%2e%2e/secret"):
+        assert client.get(f"/api/tasks/{one['id']}/files/{path}", headers=KEY).status_code == 404
+    escaped = client.put(f"/api/tasks/{two['id']}/files/..%2F{one['id']}%2Fresearch%2Finput.txt",
+                         content=b"evil", headers=KEY)
+    assert escaped.status_code == 404
+    assert (workspace / one["workspace"] / "research" / "input.txt").read_bytes() == b"data"
+
+
+def test_list_pages_newest_first(tasks_client):
+    client = tasks_client(task_workers=0)
+    made = [create(client, title=f"t{n}")["id"] for n in range(5)]
+    first = client.get("/api/tasks", params={"limit": 2}, headers=KEY).json()
+    assert [t["id"] for t in first["tasks"]] == made[::-1][:2] and first["next_cursor"]
+    second = client.get("/api/tasks", params={"limit": 2, "cursor": first["next_cursor"]}, headers=KEY).json()
+    assert [t["id"] for t in second["tasks"]] == made[::-1][2:4]
+
+
+def test_events_stream_until_the_task_ends(tasks_client, model):
+    model.push(plan("Done.", ("finish_task", {"summary": "ok", "files": []})))
+    client = tasks_client()
+    task = create(client)
+    with client.stream("GET", f"/api/tasks/{task['id']}/events", headers=KEY) as stream:
+        assert stream.headers["content-type"].startswith("text/event-stream")
+        lines = [line for line in stream.iter_lines() if line.startswith("data: ")]
+    assert '"content":"complete"' in lines[-1].replace(" ", "")
