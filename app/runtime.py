@@ -40,7 +40,8 @@ class Runtime:
         self.model = model or build_model(settings)
         self.texts = Texts(settings.reply_language)
         self.limits = RateLimits(settings)
-        self.tools = ToolFilter(self.registry, load_policy(settings.policy_file), settings.blocked)
+        self.tools = ToolFilter(self.registry, load_policy(settings.policy_file), settings.blocked,
+                                settings.reply_language)
         slots = TurnSlots(settings.turn_concurrency)
         gated_model = GatedModel(self.model, slots)
         self.conversations = Conversations(TurnDeps(
@@ -48,7 +49,7 @@ class Runtime:
             planner=Planner(gated_model, self.registry, settings.planner_max_retries),
             answer_model=gated_model, tools=self.tools,
             executor=Executor(self.tools, settings.max_tool_timeout, settings.max_output_size,
-                              waiting=slots.waiting),
+                              waiting=slots.waiting, language=settings.reply_language),
             confirmations=Confirmations(settings.confirm_keys, settings.confirm_ttl_sec,
                                         settings.confirm_max_failures),
             texts=self.texts, limits=self.limits, workspace=Workspace(settings.workspace_root),

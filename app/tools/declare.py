@@ -4,6 +4,10 @@ model, and the context it runs with.
 A tool is a function whose first parameter is annotated with a Pydantic model (its
 arguments) and whose second is the `ToolContext`. The JSON schema the planner sees is
 derived from that model, never written by hand.
+
+A tool names its secret arguments (`secret_args`: a code, a password): wherever the call
+is stored, audited or shown their values read `[secret]`, and a parked call keeps them
+encrypted until it is confirmed.
 """
 
 from __future__ import annotations
@@ -17,12 +21,14 @@ from typing import Any, Callable, Literal
 from pydantic import BaseModel, ConfigDict
 
 from app.config import Settings
+from app.masking import SECRET
 from app.tools.errors import BadToolDeclaration
 from app.tools.records import Records
 from app.tools.workspace import Workspace
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 PERMISSIONS = ("read", "write", "execute", "network")
+LANGUAGES = ("en", "es")
 
 
 class ToolArgs(BaseModel):
@@ -41,6 +47,7 @@ class ToolContext:
     session_id: str
     max_output_size: int
     timeout: float = 30.0  # what the executor allows this call; set before the tool runs
+    language: str = "en"  # REPLY_LANGUAGE: "en" or "es", for the texts a tool writes itself
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("llm_planner.tools"))
 
 
@@ -54,6 +61,7 @@ class Tool:
     tag: Literal["read", "write"]
     timeout: float | None = None
     preview: Callable[[BaseModel, ToolContext], str] | None = None
+    secret_args: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         if not NAME_PATTERN.match(self.name):
@@ -70,6 +78,20 @@ class Tool:
             raise BadToolDeclaration(f"{self.name}: arguments must be a Pydantic model")
         if self.timeout is not None and self.timeout <= 0:
             raise BadToolDeclaration(f"{self.name}: timeout must be positive")
+        unknown = set(self.secret_args) - set(self.args_model.model_fields)
+        if unknown:
+            raise BadToolDeclaration(f"{self.name}: secret_args names no argument: {', '.join(sorted(unknown))}")
+
+    def secret_values(self, args: dict[str, Any]) -> list[str]:
+        """The values of the secret arguments in `args` (raw or validated), as text."""
+        return [value if isinstance(value, str) else str(value)
+                for name, value in args.items() if name in self.secret_args and value is not None]
+
+    def masked(self, args: dict[str, Any]) -> dict[str, Any]:
+        """`args` as stored and shown: each secret argument's value replaced by SECRET."""
+        if not self.secret_args:
+            return args
+        return {name: SECRET if name in self.secret_args else value for name, value in args.items()}
 
     @property
     def args_schema(self) -> dict:
@@ -95,6 +117,7 @@ class BaseTool:
     permissions: tuple[str, ...] = ("read",)
     tag: Literal["read", "write"] = "read"
     timeout: float | None = None
+    secret_args: tuple[str, ...] = ()
 
     def run(self, args: BaseModel, ctx: ToolContext) -> Any:
         raise NotImplementedError
@@ -109,6 +132,7 @@ class BaseTool:
         return Tool(name=getattr(cls, "name", ""), description=cls.description or doc or cls.__name__,
                     args_model=getattr(cls, "args_model", None), func=instance.run,
                     permissions=frozenset(cls.permissions), tag=cls.tag, timeout=cls.timeout,
+                    secret_args=frozenset(cls.secret_args),
                     preview=instance.preview if cls.preview is not BaseTool.preview else None)
 
 
@@ -120,8 +144,10 @@ def tool(
     tag: Literal["read", "write"] = "read",
     timeout: float | None = None,
     preview: Callable[[BaseModel, ToolContext], str] | None = None,
+    secret_args: tuple[str, ...] | list[str] = (),
 ) -> Callable[[Callable], Tool]:
-    """Declare a tool. The decorated function becomes a `Tool` the plugin loader finds."""
+    """Declare a tool. The decorated function becomes a `Tool` the plugin loader finds.
+    `secret_args`: the arguments whose values are never stored or shown (codes, passwords)."""
 
     def declare(func: Callable) -> Tool:
         params = list(inspect.signature(func).parameters.values())
@@ -137,6 +163,7 @@ def tool(
             tag=tag,
             timeout=timeout,
             preview=preview,
+            secret_args=frozenset(secret_args),
         )
 
     return declare
