@@ -3,7 +3,8 @@ stored, audited, logged or answered."""
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 SECRET = "[secret]"
 # Shorter values are masked where they stand whole (an argument, a list item), not inside
