@@ -255,6 +255,7 @@ def test_the_pause_says_until_when(make_client, model, workspace):
     assert re.search(r"paused until \d\d:\d\d UTC \(about 10 min\)", locked["error"]), locked["error"]
     again = wa(client, "confirm CCCC-CCCC")
     assert re.search(r"paused until \d\d:\d\d UTC \(about (9|10) min\)", again["error"]), again["error"]
+    assert "paused until" in wa(client, "confirm")["error"]  # a bare word waits out the pause too
     assert not (workspace / "wa.txt").exists()
 
 

@@ -125,7 +125,11 @@ class Confirmations:
 
     def resolve_only(self, conn: Connection, action: str, *, channel: str, session_id: str) -> Parked:
         """A bare "confirm" / "cancel": answers the session's one waiting confirmation, through
-        the same single-use claim as a token; none or several are refused."""
+        the same single-use claim as a token; none or several are refused, and so is any
+        while the session's confirmations are paused."""
+        locked = repository.locked_until(conn, channel, session_id)
+        if locked is not None and locked > utcnow():
+            raise ConfirmError("token_locked", until=locked)
         rows = repository.pending(conn, channel, session_id, utcnow())
         if not rows:
             raise ConfirmError("nothing_pending")
