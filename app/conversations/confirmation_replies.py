@@ -66,7 +66,7 @@ class ConfirmationReplies:
         """One more wrong short code in this session; until when it pauses confirmations, if it does."""
         deps, msg = self.deps, self.msg
 
-        def transaction() -> bool:
+        def transaction():
             with deps.engine.begin() as conn:
                 return deps.confirmations.register_failure(conn, msg.channel, msg.session_id)
         return retried(transaction, lambda: None, f"turn {msg.request_id}: counting a wrong code", log)
