@@ -47,7 +47,7 @@ class Runtime:
         self.texts = Texts(settings.reply_language)
         self.limits = RateLimits(settings)
         policy = load_policy(settings.policy_file)
-        self.tools = ToolFilter(self.registry, policy, settings.blocked)
+        self.tools = ToolFilter(self.registry, policy, settings.blocked, settings.reply_language)
         confirmations = Confirmations(settings.confirm_keys, settings.confirm_ttl_sec,
                                       settings.confirm_max_failures)
         slots = TurnSlots(settings.turn_concurrency)
@@ -57,7 +57,7 @@ class Runtime:
             planner=Planner(gated_model, self.registry, settings.planner_max_retries),
             answer_model=gated_model, tools=self.tools,
             executor=Executor(self.tools, settings.max_tool_timeout, settings.max_output_size,
-                              waiting=slots.waiting),
+                              waiting=slots.waiting, language=settings.reply_language),
             confirmations=confirmations,
             texts=self.texts, limits=self.limits, workspace=Workspace(settings.workspace_root),
             records=Records(self.engine)), slots)
@@ -68,13 +68,14 @@ class Runtime:
         # Where HTTP routes run their turns (app.http.deps.off_loop): as many as AnyIO's default.
         self.request_threads = ThreadPoolExecutor(max_workers=40, thread_name_prefix="request")
         # Tasks: their steps see the task channel's tools and the two task-only ones.
-        task_tools = ToolFilter(with_task_tools(self.registry), policy, settings.blocked)
+        task_tools = ToolFilter(with_task_tools(self.registry), policy, settings.blocked, settings.reply_language)
         folders = Folders(settings.workspace_root)
         task_deps = TaskDeps(
             settings=settings, engine=self.engine,
             planner=Planner(self.model, task_tools.registry, settings.planner_max_retries),
             tools_view=task_tools.visible(Channel.TASK),
-            executor=Executor(task_tools, settings.max_tool_timeout, settings.max_output_size),
+            executor=Executor(task_tools, settings.max_tool_timeout, settings.max_output_size,
+                              language=settings.reply_language),
             confirmations=confirmations, folders=folders, records=Records(self.engine))
         self.tasks = Tasks(self.engine, confirmations, folders, lambda: [DEFAULT_AGENT],
                            log=logging.getLogger("llm_planner.tasks"))

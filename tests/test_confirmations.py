@@ -1,6 +1,7 @@
 """Write tools park behind a signed, single-use token bound to session, channel, tool and args."""
 
 import multiprocessing
+import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -237,3 +238,73 @@ def test_a_giant_word_in_tool_output_does_not_stall_the_turn(make_client, model,
     turn.start()
     turn.join(30)
     assert answer.get("reply") == "It is one long line of A."
+
+
+def wa(client, text, phone="+1"):
+    response = client.post("/wa/agent", json={"message": text, "session_id": phone}, headers={"x-api-key": "inside"})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_the_pause_says_until_when(make_client, model, workspace):
+    client = make_client(internal_api_key="inside", confirm_max_failures=2, confirm_ttl_sec=600)
+    model.push(plan("Writing.", ("write_file", {"path": "wa.txt", "content": "x"})))
+    wa(client, "write")
+    assert "paused" not in wa(client, "confirm AAAA-AAAA")["error"]
+    locked = wa(client, "confirm BBBB-BBBB")
+    assert re.search(r"paused until \d\d:\d\d UTC \(about 10 min\)", locked["error"]), locked["error"]
+    again = wa(client, "confirm CCCC-CCCC")
+    assert re.search(r"paused until \d\d:\d\d UTC \(about (9|10) min\)", again["error"]), again["error"]
+    assert "paused until" in wa(client, "confirm")["error"]  # a bare word waits out the pause too
+    assert not (workspace / "wa.txt").exists()
+
+
+def test_a_bare_confirm_takes_the_one_waiting(client, model, workspace):
+    park_write(client, model)
+    done = chat(client, "Confirm")
+    assert done["status"] == "success" and (workspace / "notes.txt").read_text() == "hello"
+    none_left = chat(client, "confirmar")
+    assert none_left["status"] == "error" and "no confirmation waiting" in none_left["error"]
+    park_write(client, model, path="b.txt")
+    assert chat(client, "CANCELAR")["tool_executions"][0]["status"] == "cancelled"
+    assert not (workspace / "b.txt").exists()
+
+
+def test_a_bare_confirm_with_several_waiting_lists_them(client, model, workspace):
+    model.push(plan("Both.", ("write_file", {"path": "a.txt", "content": "1"}),
+                    ("write_file", {"path": "b.txt", "content": "2"})))
+    tokens = [c["token"] for c in chat(client, "write both")["confirmations"]]
+    listed = chat(client, "confirm")
+    assert listed["status"] == "error" and "2 confirmations are waiting" in listed["error"]
+    assert "create a.txt" in listed["reply"] and "create b.txt" in listed["reply"]
+    assert not (workspace / "a.txt").exists() and not (workspace / "b.txt").exists()
+    offered = re.findall(r"confirm (\S+) /", listed["reply"])
+    assert len(offered) == 2 and chat(client, f"confirm {offered[1]}")["status"] == "success"
+    assert (workspace / "b.txt").exists() and not (workspace / "a.txt").exists()
+    assert chat(client, f"confirm {tokens[1]}")["status"] == "error"  # the same call: taken once
+
+
+def test_everyday_words_answer_only_a_fresh_request(client, model, workspace):
+    park_write(client, model)
+    assert chat(client, "¡Sí!")["status"] == "success" and (workspace / "notes.txt").exists()
+    model.push(plan("Yes to what?"))
+    calls = len(model.calls)
+    planned = chat(client, "yes")  # nothing waiting: an ordinary message for the planner
+    assert planned["reply"] == "Yes to what?" and len(model.calls) == calls + 1
+
+    park_write(client, model, path="later.txt")
+    model.push(plan("Sure."), plan("Fine."))
+    chat(client, "how are you?")
+    assert chat(client, "ok")["reply"] == "Fine."  # the request is no longer the latest turn
+    assert not (workspace / "later.txt").exists()
+    assert chat(client, "confirm")["status"] == "success" and (workspace / "later.txt").exists()
+
+
+def test_eight_concurrent_bare_confirms_run_once(client, model, engine):
+    model.push(plan("Registering.", ("register_customer", {"name": "Ana", "email": "ana@example.com"})))
+    chat(client, "register Ana")
+    with ThreadPoolExecutor(8) as pool:
+        bodies = list(pool.map(lambda _: chat(client, "confirm"), range(8)))
+    assert sorted(b["status"] for b in bodies) == ["error"] * 7 + ["success"]
+    assert len(rows(engine, "customers")) == 1
+    assert len(rows(engine, "audit_events", kind="confirmation_consumed")) == 1

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Iterable
 from datetime import datetime, timezone
 from typing import Any
 
@@ -13,6 +14,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from app.audit import repository
 from app.audit.kinds import AuditKind
+from app.masking import mask_secrets
 from app.observability import metrics
 from app.observability.logs import request_id_var
 from app.store.tables import utcnow
@@ -65,7 +67,8 @@ def _chain(prev: str, events: list[dict[str, Any]]) -> str:
 class AuditTrail:
     """One request's events. `flush` writes them inside the caller's transaction, so the
     record of a park or a consumption commits together with it; `committed` then counts
-    them in the metrics, which so tell what the audit trail holds."""
+    them in the metrics, which so tell what the audit trail holds. Secret values the turn
+    met (`hide`) are masked out of every event before it is written."""
 
     def __init__(self, request_id: str | None, channel: str | None, session_id: str | None) -> None:
         self.request_id = request_id
@@ -73,6 +76,12 @@ class AuditTrail:
         self.session_id = session_id
         self._pending: list[dict[str, Any]] = []
         self._uncommitted: list[dict[str, Any]] = []  # written in a transaction still open
+        self.secrets: set[str] = set()
+
+    def hide(self, values: Iterable[str]) -> None:
+        """Never write these values: a tool's secret arguments, wherever they turn up (the
+        request's text, the model's raw output, the plan, a tool's output)."""
+        self.secrets.update(value for value in values if value)
 
     def add(self, kind: AuditKind, **data: Any) -> None:
         # "fields" is not a column: only the metrics read it.
@@ -99,8 +108,16 @@ class AuditTrail:
     def kinds(self) -> list[str]:
         return [event["kind"] for event in self._pending]
 
+    def _mask_pending(self) -> None:
+        if not self.secrets:
+            return
+        for event in self._pending:
+            event["fields"] = mask_secrets(event["fields"], self.secrets)
+            event["data"] = _encoded(event["fields"])
+
     def flush(self, conn: Connection) -> None:
         if self._pending:
+            self._mask_pending()
             repository.append(conn, self._pending, _chain)
             self._uncommitted += self._pending
             self._pending = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 
 # A long token has no spaces; a short code may be typed as "ABCD EFGH".
@@ -12,18 +13,39 @@ CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # no I, L, O, U: nothing to misr
 CODE_LENGTH = 8
 
 
+# A word alone answers the session's one waiting confirmation. The first four always mean
+# that; the everyday ones do only while the session's latest turn asked for a confirmation,
+# otherwise they are an ordinary message for the planner.
+BARE_WORDS = {"confirm": "confirm", "confirmar": "confirm", "cancel": "cancel", "cancelar": "cancel"}
+EVERYDAY_WORDS = {"yes": "confirm", "si": "confirm", "ok": "confirm", "no": "cancel"}
+
+
 @dataclass(frozen=True)
 class Resolution:
     action: str  # "confirm" | "cancel"
-    token: str
+    token: str | None  # None: a bare word, for the one confirmation waiting
+    everyday: bool = False  # "yes", "sí", "ok", "no": a reply only right after a request
+
+
+def _plain(text: str) -> str:
+    """Lower case, accents and closing punctuation dropped: "¡Sí!" -> "si"."""
+    decomposed = unicodedata.normalize("NFKD", text.strip().lower())
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).strip("¡!¿?.,;: ")
 
 
 def parse_resolution(text: str) -> Resolution | None:
     match = CONFIRM.match(text)
-    if not match:
+    if match:
+        word = match.group(1).lower()
+        return Resolution("confirm" if word.startswith("confirm") else "cancel", match.group(2))
+    if len(text) > 40:
         return None
-    word = match.group(1).lower()
-    return Resolution("confirm" if word.startswith("confirm") else "cancel", match.group(2))
+    word = _plain(text)
+    if word in BARE_WORDS:
+        return Resolution(BARE_WORDS[word], None)
+    if word in EVERYDAY_WORDS:
+        return Resolution(EVERYDAY_WORDS[word], None, everyday=True)
+    return None
 
 
 def normalize_code(text: str) -> str | None:
@@ -49,4 +71,4 @@ def mask_tokens(text: str) -> str:
 def redact(text: str) -> str:
     """What history keeps of a confirm/cancel message: never the live token."""
     resolution = parse_resolution(text)
-    return f"{resolution.action} [token]" if resolution else text
+    return f"{resolution.action} [token]" if resolution and resolution.token else text

@@ -10,8 +10,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from app.store.tables import messages, sessions
 from app.store.tables import pending_confirmations as pc
-from app.store.tables import sessions
 
 
 class ConfirmationStatus(StrEnum):
@@ -46,6 +46,21 @@ def by_short_code(conn: Connection, channel: str, session_id: str, code: str) ->
     return conn.execute(
         sa.select(pc).where(pc.c.channel == channel, pc.c.session_id == session_id,
                             pc.c.short_code == code).order_by(pc.c.id.desc()).limit(1)).first()
+
+
+def pending(conn: Connection, channel: str, session_id: str, now: datetime) -> list[Any]:
+    """The session's confirmations still waiting for an answer, oldest first."""
+    return list(conn.execute(
+        sa.select(pc).where(pc.c.channel == channel, pc.c.session_id == session_id,
+                            pc.c.status == ConfirmationStatus.PENDING.value, pc.c.expires_at > now)
+        .order_by(pc.c.id).limit(20)))
+
+
+def latest_turn(conn: Connection, channel: str, session_id: str) -> str | None:
+    """The request id of the session's newest stored turn."""
+    return conn.execute(
+        sa.select(messages.c.request_id).where(messages.c.channel == channel, messages.c.session_id == session_id)
+        .order_by(messages.c.id.desc()).limit(1)).scalar()
 
 
 def _session(channel: str, session_id: str):

@@ -7,7 +7,7 @@ import hashlib
 import hmac
 import json
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,6 +18,7 @@ from app.channel import Channel
 from app.confirmations import repository
 from app.confirmations.parsing import CODE_LENGTH, CROCKFORD, normalize_code
 from app.confirmations.repository import ConfirmationStatus
+from app.confirmations.sealing import SealBroken, Sealer
 from app.store.tables import utcnow
 
 SALT = "llm-planner/confirm/v1"
@@ -25,20 +26,37 @@ SALT = "llm-planner/confirm/v1"
 
 class ConfirmError(Exception):
     """`code` names the service text that explains the refusal; `guess` marks a short code
-    that matched nothing, which counts against the session's wrong-guess budget."""
+    that matched nothing, which counts against the session's wrong-guess budget; `until`:
+    when a paused session's confirmations work again; `pending`: what a bare word could
+    have meant."""
 
-    def __init__(self, code: str, guess: bool = False) -> None:
+    def __init__(self, code: str, guess: bool = False, until: datetime | None = None,
+                 pending: list[Waiting] | None = None) -> None:
         super().__init__(code)
         self.code = code
         self.guess = guess
+        self.until = until
+        self.pending = pending or []
 
 
 @dataclass(frozen=True)
 class Parked:
     token_id: str
     tool_name: str
-    args: dict[str, Any]
+    args: dict[str, Any]  # the real arguments, secrets unsealed: only to run the call
     preview: str
+    shown_args: dict[str, Any] = field(default_factory=dict)  # secrets masked: to store and show
+    secrets: tuple[str, ...] = ()  # the secret values, to be masked wherever they appear
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """A confirmation still waiting, with a token that answers it."""
+    token: str
+    tool_name: str
+    preview: str
+    expires_at: datetime
+    request_id: str
 
 
 @dataclass(frozen=True)
@@ -58,6 +76,7 @@ class Confirmations:
         # itsdangerous signs with the last key and accepts any: rotation is "append, later drop".
         self.serializer = URLSafeTimedSerializer(keys, salt=SALT)
         self.keys = [key.encode() for key in keys]
+        self.sealer = Sealer(self.keys)
         self.ttl = ttl_sec
         self.max_failures = max_failures
 
@@ -70,7 +89,10 @@ class Confirmations:
         return "".join(CROCKFORD[(number >> (5 * i)) & 31] for i in reversed(range(CODE_LENGTH)))
 
     def issue(self, conn: Connection, *, request_id: str, channel: str, session_id: str,
-              tool_name: str, args: dict[str, Any], preview: str) -> Issued:
+              tool_name: str, args: dict[str, Any], preview: str,
+              secret_args: frozenset[str] = frozenset()) -> Issued:
+        """`args`: the real arguments (the token binds them); `secret_args` are stored
+        sealed, never in plain text."""
         token_id = secrets.token_urlsafe(12)
         digest = args_hash(tool_name, args)
         now = utcnow()
@@ -79,13 +101,43 @@ class Confirmations:
         if Channel(channel).short_codes:
             code = self._short_code(self.keys[-1], token_id, session_id, channel, tool_name, digest)
         repository.insert(conn, token_id=token_id, request_id=request_id, channel=channel,
-                          session_id=session_id, tool_name=tool_name, args=args, args_hash=digest,
+                          session_id=session_id, tool_name=tool_name,
+                          args=self.sealer.seal(args, secret_args), args_hash=digest,
                           preview=preview, short_code=code, created_at=now, expires_at=expires_at)
+        return Issued(token=self._token(token_id, session_id, channel, tool_name, digest, code),
+                      token_id=token_id, expires_at=expires_at)
+
+    def _token(self, token_id: str, session_id: str, channel: str, tool_name: str, digest: str,
+               code: str | None) -> str:
         if code:
-            token = f"{code[:4]}-{code[4:]}"
-        else:
-            token = self.serializer.dumps([token_id, session_id, channel, tool_name, digest])
-        return Issued(token=token, token_id=token_id, expires_at=expires_at)
+            return f"{code[:4]}-{code[4:]}"
+        return self.serializer.dumps([token_id, session_id, channel, tool_name, digest])
+
+    def waiting(self, conn: Connection, channel: str, session_id: str) -> list[Waiting]:
+        """The session's confirmations still waiting, each with a token that answers it."""
+        return [Waiting(self._token(row.token_id, session_id, channel, row.tool_name, row.args_hash,
+                                    row.short_code),
+                        row.tool_name, row.preview, row.expires_at, row.request_id)
+                for row in repository.pending(conn, channel, session_id, utcnow())]
+
+    def latest_turn(self, conn: Connection, channel: str, session_id: str) -> str | None:
+        return repository.latest_turn(conn, channel, session_id)
+
+    def resolve_only(self, conn: Connection, action: str, *, channel: str, session_id: str) -> Parked:
+        """A bare "confirm" / "cancel": answers the session's one waiting confirmation, through
+        the same single-use claim as a token; none or several are refused, and so is any
+        while the session's confirmations are paused."""
+        locked = repository.locked_until(conn, channel, session_id)
+        if locked is not None and locked > utcnow():
+            raise ConfirmError("token_locked", until=locked)
+        rows = repository.pending(conn, channel, session_id, utcnow())
+        if not rows:
+            raise ConfirmError("nothing_pending")
+        if len(rows) > 1:
+            raise ConfirmError("several_pending", pending=self.waiting(conn, channel, session_id))
+        row = rows[0]
+        status = ConfirmationStatus.CONSUMED if action == "confirm" else ConfirmationStatus.CANCELLED
+        return self._take(conn, row.token_id, row.tool_name, row.args_hash, channel, session_id, status)
 
     def signed_token(self, token_id: str, session_id: str, channel: str, tool_name: str, digest: str) -> str:
         """A parked call's token, signed again for those allowed to see it (a task's API).
@@ -104,16 +156,25 @@ class Confirmations:
             token_id, tool_name, digest = self._verify(token, channel, session_id)
         else:
             token_id, tool_name, digest = self._verify_code(conn, token, channel, session_id)
+        return self._take(conn, token_id, tool_name, digest, channel, session_id, new_status)
+
+    def _take(self, conn: Connection, token_id: str, tool_name: str, digest: str, channel: str,
+              session_id: str, new_status: ConfirmationStatus) -> Parked:
         now = utcnow()
         claimed = repository.claim(conn, token_id=token_id, channel=channel, session_id=session_id,
                                    tool_name=tool_name, args_hash=digest, new_status=new_status, now=now)
         row = repository.by_token_id(conn, token_id)
         if claimed and row is not None:
-            if args_hash(row.tool_name, row.args) != digest:
+            try:
+                args, shown = self.sealer.open(row.args)
+            except SealBroken:
+                raise ConfirmError("token_invalid") from None  # sealed with a dropped key, or altered
+            if args_hash(row.tool_name, args) != digest:
                 raise ConfirmError("token_invalid")  # the stored call was altered
             if row.short_code:
                 repository.reset_failures(conn, channel, session_id)
-            return Parked(token_id, row.tool_name, row.args, row.preview)
+            secrets_ = tuple(str(args[name]) for name in args if shown.get(name) != args[name])
+            return Parked(token_id, row.tool_name, args, row.preview, shown, secrets_)
         if row is None:
             raise ConfirmError("token_invalid")
         if row.status == ConfirmationStatus.CONSUMED:
@@ -147,7 +208,7 @@ class Confirmations:
             raise ConfirmError("token_invalid")
         locked = repository.locked_until(conn, channel, session_id)
         if locked is not None and locked > utcnow():
-            raise ConfirmError("token_locked")
+            raise ConfirmError("token_locked", until=locked)
         code = normalize_code(text)
         row = None if code is None else repository.by_short_code(conn, channel, session_id, code)
         if row is None:
@@ -158,9 +219,10 @@ class Confirmations:
             raise ConfirmError("token_invalid")  # signed with a dropped key, or the row was altered
         return row.token_id, row.tool_name, row.args_hash
 
-    def register_failure(self, conn: Connection, channel: str, session_id: str) -> bool:
-        """Count one wrong code; True when this one locks the session's confirmations."""
+    def register_failure(self, conn: Connection, channel: str, session_id: str) -> datetime | None:
+        """Count one wrong code; when this one pauses the session's confirmations, until when."""
         if repository.count_failure(conn, channel, session_id) < self.max_failures:
-            return False
-        repository.lock(conn, channel, session_id, utcnow() + timedelta(seconds=self.ttl))
-        return True
+            return None
+        until = utcnow() + timedelta(seconds=self.ttl)
+        repository.lock(conn, channel, session_id, until)
+        return until

@@ -7,9 +7,9 @@ import time
 
 from app.audit.chain import AuditTrail
 from app.audit.kinds import AuditKind as K
-from app.confirmations.parsing import parse_resolution, redact
-from app.confirmations.tokens import ConfirmError, Parked
+from app.confirmations.parsing import mask_tokens, parse_resolution, redact
 from app.conversations import history as history_rows
+from app.conversations.confirmation_replies import ConfirmationReplies
 from app.conversations.deps import TurnDeps
 from app.conversations.message import Message
 from app.conversations.schemas import AgentResponse, Confirmation
@@ -20,6 +20,7 @@ from app.conversations.wording import (
     render_output,
 )
 from app.llm.base import ModelNotConfigured, ModelUnavailable
+from app.masking import mask_secrets
 from app.observability.logs import request_id_var
 from app.planner.answerer import compose
 from app.planner.commands import CommandSyntaxError, command_name, parse_command
@@ -36,7 +37,7 @@ log = logging.getLogger("llm_planner.turn")
 MAX_FACT_CHARS = 500
 
 
-class Turn:
+class Turn(ConfirmationReplies):
     def __init__(self, deps: TurnDeps, msg: Message) -> None:
         self.deps, self.msg = deps, msg
         self.texts = deps.texts
@@ -50,6 +51,7 @@ class Turn:
         self.session_known = False  # the session row was seen this turn
         self.failures_worded = False  # a failure already explained in its own words
         self.usage = Usage()
+        self.secrets: set[str] = set()  # secret argument values met this turn: never stored
 
     # -- the three ways a message is handled ------------------------------------------
 
@@ -58,8 +60,10 @@ class Turn:
         self.trail.add(K.REQUEST, text=redact(self.msg.text))
         try:
             resolution = parse_resolution(self.msg.text)
+            if resolution and resolution.everyday and not self._just_asked():
+                resolution = None  # "yes" after no request of ours: an ordinary message
             if resolution:
-                self._resolve(resolution.action, resolution.token)
+                self._resolve(resolution)
             elif self.msg.text.lstrip().startswith("/"):
                 self._command()
             else:
@@ -150,81 +154,25 @@ class Turn:
             if execution is not None and execution.status == "success":
                 self.lines.append(render_output(execution.output))
 
-    def _resolve(self, action: str, token: str) -> None:
-        try:
-            parked = self._consume(action, token)
-        except ConfirmError as exc:
-            code = exc.code
-            if exc.guess and self._count_wrong_code():
-                code = "token_locked"
-            self.trail.add(K.CONFIRMATION_REJECTED, action=action, reason=code)
-            return self._fail(self.texts(code))
-        if action == "cancel":
-            self.executions.append(ToolExecution(tool_name=parked.tool_name, args=parked.args,
-                                                 status="cancelled"))
-            self.lines.append(self.texts("cancelled", tool=parked.tool_name))
-            return
-        # Checked again at run time: the allowlist or BLOCKED_PERMISSIONS may have changed.
-        execution = self._execute(parked.tool_name, parked.args, confirmed=True)
-        if execution is not None and execution.status == "success":
-            self.lines.append(self.texts("confirmed_done", tool=parked.tool_name))
-            self.lines.append(render_output(execution.output))
-        elif execution is not None:
-            self.lines.append(self.texts("confirmed_failed", tool=parked.tool_name, error=execution.error))
-            self.failures_worded = True
-
-    def _count_wrong_code(self) -> bool:
-        """One more wrong short code in this session; True when it locks confirmations."""
-        deps, msg = self.deps, self.msg
-
-        def transaction() -> bool:
-            with deps.engine.begin() as conn:
-                return deps.confirmations.register_failure(conn, msg.channel, msg.session_id)
-        return retried(transaction, lambda: None, f"turn {msg.request_id}: counting a wrong code", log)
-
-    def _consume(self, action: str, token: str) -> Parked:
-        """Take the parked call (or cancel it) and record that, in one transaction, tried
-        again if InnoDB gives it up (the token is taken by a conditional update: once)."""
-        deps, msg = self.deps, self.msg
-
-        def transaction():
-            with writing(deps.engine) as conn:
-                if action == "confirm":
-                    parked = deps.confirmations.consume(conn, token, channel=msg.channel,
-                                                         session_id=msg.session_id)
-                else:
-                    parked = deps.confirmations.cancel(conn, token, channel=msg.channel,
-                                                        session_id=msg.session_id)
-                # The record commits with the consumption, before anything runs.
-                self.trail.add(K.CONFIRMATION_CONSUMED if action == "confirm" else K.CONFIRMATION_CANCELLED,
-                               token_id=parked.token_id, tool=parked.tool_name, args=parked.args)
-                self.trail.flush(conn)
-            self.trail.committed()
-            return parked
-
-        events = self.trail.snapshot()
-        return retried(transaction, lambda: self.trail.restore(events),
-                       f"turn {msg.request_id}: taking the confirmation", log)
-
     # -- execution ----------------------------------------------------------------------
 
     def _execute(self, name, args, confirmed: bool = False) -> ToolExecution | None:
         """Refuse, run, or queue for parking; None means queued."""
+        self._hide(self.deps.executor.secrets(name, args))
         prepared = self.deps.executor.prepare(name, args, self.msg.channel)
         if isinstance(prepared, ToolExecution):
             return self._record(prepared)
         if not self.deps.limits.take_tool_call(self.budget_key):
             self.trail.add(K.BUDGET_EXCEEDED, budget="tool_calls")
             return self._record(ToolExecution(
-                tool_name=prepared.tool.name, args=prepared.canonical_args, status="blocked",
-                error=f"this session's tool-call budget is used up "
-                      f"({self.deps.settings.session_tool_calls_per_hour} per hour)"))
+                tool_name=prepared.tool.name, args=prepared.shown_args, status="blocked",
+                error=self.texts("budget_tool_calls", n=self.deps.settings.session_tool_calls_per_hour)))
         ctx = self._context()
         if prepared.tool.tag == "write" and not confirmed:
             try:
                 preview = self.deps.executor.preview(prepared, ctx)
             except ToolError as exc:
-                return self._record(ToolExecution(tool_name=prepared.tool.name, args=prepared.canonical_args,
+                return self._record(ToolExecution(tool_name=prepared.tool.name, args=prepared.shown_args,
                                                   status="error", error=str(exc)))
             self.to_park.append((prepared, preview))
             return None
@@ -237,11 +185,20 @@ class Turn:
                        duration_ms=execution.duration_ms)
         return execution
 
+    def _hide(self, values) -> None:
+        values = [value for value in values if value]
+        self.secrets.update(values)
+        self.trail.hide(values)
+
+    def _mask(self, data):
+        return mask_secrets(data, self.secrets)
+
     def _context(self) -> ToolContext:
         deps = self.deps
         return ToolContext(workspace=deps.workspace, settings=deps.settings, records=deps.records,
                            request_id=self.msg.request_id, session_id=self.msg.session_id,
-                           max_output_size=deps.settings.max_output_size)
+                           max_output_size=deps.settings.max_output_size,
+                           language=self.texts.language)
 
     # -- the answer ---------------------------------------------------------------------
 
@@ -278,29 +235,34 @@ class Turn:
         confirmations: list[Confirmation] = []
         with writing(deps.engine) as conn:
             for prepared, preview in self.to_park:
+                preview = self._mask(preview)
+                # The real arguments: the token binds them; the secret ones are stored sealed.
                 issued = deps.confirmations.issue(
                     conn, request_id=msg.request_id, channel=msg.channel, session_id=msg.session_id,
-                    tool_name=prepared.tool.name, args=prepared.canonical_args, preview=preview)
+                    tool_name=prepared.tool.name, args=prepared.canonical_args, preview=preview,
+                    secret_args=prepared.tool.secret_args)
+                shown = self._mask(prepared.shown_args)
                 confirmations.append(Confirmation(token=issued.token, tool_name=prepared.tool.name,
-                                                  args=prepared.canonical_args, preview=preview,
+                                                  args=shown, preview=preview,
                                                   expires_at=issued.expires_at))
                 self.executions.append(ToolExecution(
-                    tool_name=prepared.tool.name, args=prepared.canonical_args,
+                    tool_name=prepared.tool.name, args=shown,
                     status="pending_confirmation", output={"preview": preview}))
                 self.trail.add(K.CONFIRMATION_REQUESTED, token_id=issued.token_id,
-                               tool=prepared.tool.name, args=prepared.canonical_args, preview=preview,
+                               tool=prepared.tool.name, args=shown, preview=preview,
                                expires_at=issued.expires_at.isoformat())
             response = self._response(confirmations)
             history_reply = response.reply
             for c in confirmations:  # the model never sees a live token
                 history_reply = history_reply.replace(c.token, "[token]")
+            history_reply = self._mask(mask_tokens(history_reply))
             self.trail.add(K.RESPONSE, status=response.status, reply=history_reply,
                            duration_ms=response.duration_ms, model_usage=vars(self.usage))
             # The turn's writes first, the audit chain last: the chain's lock is then held
             # only for its own statements and the commit.
             history_rows.save_turn(conn, channel=msg.channel, session_id=msg.session_id,
-                                    request_id=msg.request_id, user_text=redact(msg.text),
-                                    assistant_text=history_reply, facts=self.facts,
+                                    request_id=msg.request_id, user_text=self._mask(redact(msg.text)),
+                                    assistant_text=history_reply, facts=self._mask(self.facts),
                                     known=self.session_known)
             self.trail.flush(conn)
         self.trail.committed()
@@ -329,13 +291,18 @@ class Turn:
         else:
             status = "success"
         lines = list(self.lines)
+        if not self.error and not self.failures_worded:
+            lines += problems(self.texts, failed)
+        # Masked before the confirmation requests join: a token must stay whole.
+        lines = [self._mask(line) for line in lines if line]
         if not self.error:
-            if not self.failures_worded:
-                lines += problems(self.texts, failed)
             lines += confirmation_requests(self.texts, confirmations)
-        error = self.error or (f"{len(failed)} tool call(s) failed" if failed else None)
+        error = self.error or (self.texts("tools_failed", n=len(failed)) if failed else None)
+        executions = [e.model_copy(update={"args": self._mask(e.args), "output": self._mask(e.output),
+                                           "error": self._mask(e.error)}) if self.secrets else e
+                      for e in self.executions]
         return AgentResponse(
             request_id=self.msg.request_id, session_id=self.msg.session_id, status=status,
-            reply="\n\n".join(line for line in lines if line), error=error,
-            tool_executions=self.executions, confirmations=confirmations,
+            reply="\n\n".join(line for line in lines if line), error=self._mask(error),
+            tool_executions=executions, confirmations=confirmations,
             created_at=self.created_at, duration_ms=int((time.perf_counter() - self.started) * 1000))

@@ -2,9 +2,11 @@
 
     from app.tools import ToolArgs, ToolContext, ToolError, tool
 
-- `tool(...)` / `BaseTool`: declare a tool; `ToolArgs`: its argument model.
+- `tool(...)` / `BaseTool`: declare a tool (`secret_args`: arguments never stored or shown,
+  which read `SECRET` wherever the call is recorded); `ToolArgs`: its argument model.
 - `ToolContext`: what a tool gets besides its arguments (workspace, settings, a `Records`
-  handle for the rows it keeps, the request and session ids, limits).
+  handle for the rows it keeps, the request and session ids, limits, `language`: the
+  REPLY_LANGUAGE its own texts should be in).
 - `ToolError`: a failure the user reads as it is.
 - `run_process` / `ProcessResult`: start a process the safe way (argv only, limits).
 - `load_operator` / `OperatorFileError`: what OPERATOR_FILE declares.
@@ -13,6 +15,7 @@
   tables (see plugins/customers/records.py); its migrations live with the service's.
 """
 
+from app.masking import SECRET
 from app.tools.declare import BaseTool, Tool, ToolArgs, ToolContext, tool
 from app.tools.errors import BadToolDeclaration, ToolError
 from app.tools.mail import send_mail
@@ -22,5 +25,5 @@ from app.tools.records import BigId, Records, UtcDateTime, plugin_metadata, utcn
 from app.tools.workspace import Workspace
 
 __all__ = ["BadToolDeclaration", "BaseTool", "OperatorConfig", "OperatorFileError", "ProcessResult",
-           "Records", "Tool", "ToolArgs", "ToolContext", "ToolError", "Workspace", "load_operator",
+           "Records", "SECRET", "Tool", "ToolArgs", "ToolContext", "ToolError", "Workspace", "load_operator",
            "run_process", "send_mail", "tool", "BigId", "UtcDateTime", "plugin_metadata", "utcnow"]

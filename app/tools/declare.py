@@ -4,6 +4,10 @@ model, and the context it runs with.
 A tool is a function whose first parameter is annotated with a Pydantic model (its
 arguments) and whose second is the `ToolContext`. The JSON schema the planner sees is
 derived from that model, never written by hand.
+
+A tool names its secret arguments (`secret_args`: a code, a password): wherever the call
+is stored, audited or shown their values read `[secret]`, and a parked call keeps them
+encrypted until it is confirmed.
 """
 
 from __future__ import annotations
@@ -17,12 +21,14 @@ from typing import Any, Callable, Literal
 from pydantic import BaseModel, ConfigDict
 
 from app.config import Settings
+from app.masking import SECRET
 from app.tools.errors import BadToolDeclaration
 from app.tools.records import Records
 from app.tools.workspace import Workspace
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 PERMISSIONS = ("read", "write", "execute", "network")
+LANGUAGES = ("en", "es")
 
 
 class ToolArgs(BaseModel):
@@ -41,6 +47,7 @@ class ToolContext:
     session_id: str
     max_output_size: int
     timeout: float = 30.0  # what the executor allows this call; set before the tool runs
+    language: str = "en"  # REPLY_LANGUAGE: "en" or "es", for the texts a tool writes itself
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("llm_planner.tools"))
 
 
@@ -57,6 +64,7 @@ class Tool:
     # Its only effect is on files under the folder it is handed: inside a task (whose folder
     # is its own scratch) it runs without confirmation. Everywhere else `write` still asks.
     folder_only: bool = False
+    secret_args: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         if not NAME_PATTERN.match(self.name):
@@ -73,6 +81,20 @@ class Tool:
             raise BadToolDeclaration(f"{self.name}: arguments must be a Pydantic model")
         if self.timeout is not None and self.timeout <= 0:
             raise BadToolDeclaration(f"{self.name}: timeout must be positive")
+        unknown = set(self.secret_args) - set(self.args_model.model_fields)
+        if unknown:
+            raise BadToolDeclaration(f"{self.name}: secret_args names no argument: {', '.join(sorted(unknown))}")
+
+    def secret_values(self, args: dict[str, Any]) -> list[str]:
+        """The values of the secret arguments in `args` (raw or validated), as text."""
+        return [value if isinstance(value, str) else str(value)
+                for name, value in args.items() if name in self.secret_args and value is not None]
+
+    def masked(self, args: dict[str, Any]) -> dict[str, Any]:
+        """`args` as stored and shown: each secret argument's value replaced by SECRET."""
+        if not self.secret_args:
+            return args
+        return {name: SECRET if name in self.secret_args else value for name, value in args.items()}
 
     @property
     def args_schema(self) -> dict:
@@ -99,6 +121,7 @@ class BaseTool:
     tag: Literal["read", "write"] = "read"
     timeout: float | None = None
     folder_only: bool = False
+    secret_args: tuple[str, ...] = ()
 
     def run(self, args: BaseModel, ctx: ToolContext) -> Any:
         raise NotImplementedError
@@ -114,6 +137,7 @@ class BaseTool:
                     args_model=getattr(cls, "args_model", None), func=instance.run,
                     permissions=frozenset(cls.permissions), tag=cls.tag, timeout=cls.timeout,
                     folder_only=cls.folder_only,
+                    secret_args=frozenset(cls.secret_args),
                     preview=instance.preview if cls.preview is not BaseTool.preview else None)
 
 
@@ -126,8 +150,10 @@ def tool(
     timeout: float | None = None,
     preview: Callable[[BaseModel, ToolContext], str] | None = None,
     folder_only: bool = False,
+    secret_args: tuple[str, ...] | list[str] = (),
 ) -> Callable[[Callable], Tool]:
-    """Declare a tool. The decorated function becomes a `Tool` the plugin loader finds."""
+    """Declare a tool. The decorated function becomes a `Tool` the plugin loader finds.
+    `secret_args`: the arguments whose values are never stored or shown (codes, passwords)."""
 
     def declare(func: Callable) -> Tool:
         params = list(inspect.signature(func).parameters.values())
@@ -144,6 +170,7 @@ def tool(
             timeout=timeout,
             preview=preview,
             folder_only=folder_only,
+            secret_args=frozenset(secret_args),
         )
 
     return declare

@@ -17,7 +17,7 @@ from app.tools.declare import Tool, ToolContext
 from app.tools.errors import ToolError
 from app.tools.execution import ToolExecution
 from app.tools.filter import ToolFilter
-from app.validation_errors import error_lines
+from app.tools.messages import ToolTexts
 
 log = logging.getLogger("llm_planner.executor")
 
@@ -26,45 +26,55 @@ log = logging.getLogger("llm_planner.executor")
 class Prepared:
     tool: Tool
     args: BaseModel
-    canonical_args: dict[str, Any]  # what is stored, hashed into a token, and shown
+    canonical_args: dict[str, Any]  # the real arguments: hashed into a token, parked sealed
 
-
-def describe_validation(exc: ValidationError) -> str:
-    return "invalid arguments: " + "; ".join(error_lines(exc, root="args"))
+    @property
+    def shown_args(self) -> dict[str, Any]:
+        """What is stored, audited and shown: secret arguments masked."""
+        return self.tool.masked(self.canonical_args)
 
 
 class Executor:
     def __init__(self, tools: ToolFilter, max_timeout: float, max_output: int, workers: int = 16,
-                 waiting: Callable[[], AbstractContextManager] = nullcontext) -> None:
+                 waiting: Callable[[], AbstractContextManager] = nullcontext, language: str = "en") -> None:
         """`waiting()`: entered while the caller waits for a tool (it gives up its turn slot)."""
         self.tools = tools
+        self.texts = ToolTexts(language)
         self.max_timeout = max_timeout
         self.max_output = max_output
         self.waiting = waiting
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tool")
+
+    def secrets(self, name: Any, raw_args: Any) -> list[str]:
+        """The values a call passes in its tool's secret arguments, valid or not."""
+        tool = self.tools.registry.get(name) if isinstance(name, str) else None
+        return tool.secret_values(raw_args) if tool is not None and isinstance(raw_args, dict) else []
 
     def prepare(self, name: Any, raw_args: Any, channel: str) -> Prepared | ToolExecution:
         shown = raw_args if isinstance(raw_args, dict) else {}
         tool = self.tools.registry.get(name) if isinstance(name, str) else None
         if tool is None:
             return ToolExecution(tool_name=str(name)[:64], args=shown, status="blocked",
-                                 error=f"tool {str(name)[:64]!r} is not allowed (not in the allowlist)")
+                                 error=self.texts("not_allowlisted", name=str(name)[:64]))
+        shown = tool.masked(shown)
         refusal = self.tools.refusal(tool, channel)
         if refusal:
             return ToolExecution(tool_name=tool.name, args=shown, status="blocked", error=refusal)
         if not isinstance(raw_args, dict):
-            return ToolExecution(tool_name=tool.name, status="error", error="invalid arguments: args must be an object")
+            return ToolExecution(tool_name=tool.name, status="error",
+                                 error=self.texts("invalid_arguments", details=self.texts("args_not_object")))
         try:
             args = tool.args_model.model_validate(raw_args)
         except ValidationError as exc:
             return ToolExecution(tool_name=tool.name, args=shown, status="error",
-                                 error=describe_validation(exc))
+                                 error=self.texts.validation(exc))
         return Prepared(tool, args, args.model_dump(mode="json"))
 
     def preview(self, prepared: Prepared, ctx: ToolContext) -> str:
         ctx.timeout = min(prepared.tool.timeout or self.max_timeout, self.max_timeout)
         if prepared.tool.preview is None:
-            return f"{prepared.tool.name} {json.dumps(prepared.canonical_args, ensure_ascii=False)}"
+            return self.texts("default_preview", tool=prepared.tool.name,
+                              args=json.dumps(prepared.shown_args, ensure_ascii=False))
         return prepared.tool.preview(prepared.args, ctx)
 
     def run(self, prepared: Prepared, ctx: ToolContext) -> ToolExecution:
@@ -80,14 +90,14 @@ class Executor:
             with self.waiting():
                 output = future.result(timeout=timeout)
         except FutureTimeout:
-            status, error = "error", f"timed out after {timeout:g}s"
+            status, error = "error", self.texts("timed_out", seconds=timeout)
         except ToolError as exc:
             status, error = "error", str(exc)
         except Exception as exc:
             log.exception("tool %s raised", tool.name)
-            status, error = "error", f"internal error in {tool.name} ({type(exc).__name__})"
+            status, error = "error", self.texts("internal_error", tool=tool.name, kind=type(exc).__name__)
         return ToolExecution(
-            tool_name=tool.name, args=prepared.canonical_args, status=status,
+            tool_name=tool.name, args=prepared.shown_args, status=status,
             duration_ms=int((time.perf_counter() - started) * 1000),
             output=self._cap(output), error=error)
 

@@ -5,22 +5,25 @@ runs only what `refusal` lets through. One place, so the two cannot drift."""
 from __future__ import annotations
 
 from app.tools.declare import Tool
+from app.tools.messages import ToolTexts
 from app.tools.policy import Policy
 from app.tools.registry import ToolRegistry
 
 
 class ToolFilter:
-    def __init__(self, registry: ToolRegistry, policy: Policy, blocked: frozenset[str]) -> None:
+    def __init__(self, registry: ToolRegistry, policy: Policy, blocked: frozenset[str],
+                 language: str = "en") -> None:
         self.registry, self.policy, self.blocked = registry, policy, blocked
+        self.texts = ToolTexts(language)
         self._views: dict[str, ToolRegistry] = {}
 
     def refusal(self, tool: Tool, channel: str) -> str | None:
         """Why `tool` may not run on `channel`, or None when it may."""
         if not self.policy.permits(channel, tool.name):
-            return f"{tool.name} is not allowed on the {channel} channel (POLICY_FILE)"
+            return self.texts("not_on_channel", tool=tool.name, channel=channel)
         denied = sorted(tool.permissions & self.blocked)
         if denied:
-            return f"needs permission {', '.join(denied)}, which BLOCKED_PERMISSIONS forbids"
+            return self.texts("blocked_permission", permissions=", ".join(denied))
         return None
 
     def visible(self, channel: str) -> ToolRegistry:
