@@ -175,3 +175,19 @@ def test_events_stream_until_the_task_ends(tasks_client, model):
         assert stream.headers["content-type"].startswith("text/event-stream")
         lines = [line for line in stream.iter_lines() if line.startswith("data: ")]
     assert '"content":"complete"' in lines[-1].replace(" ", "")
+
+
+def test_a_secret_argument_is_never_stored_by_a_task(tasks_client, model, engine):
+    """The verification code a task's plan passes is masked in its steps, updates, audit
+    events and parked call, and sealed where it must be kept to run once confirmed."""
+    code = "482913"
+    model.push(plan("Verifying.", ("verify_customer_email", {"email": "ana@example.com", "code": code})),
+               plan("Finished.", ("finish_task", {"summary": "Tried.", "files": []})))
+    client = tasks_client()
+    task = create(client)
+    [confirmation] = wait_for(client, task["id"], "awaiting_confirmation")["confirmations"]
+    assert confirmation["args"]["code"] == "[secret]"
+    client.post(f"/api/tasks/{task['id']}/confirm", json={"token": confirmation["token"]}, headers=KEY)
+    wait_for(client, task["id"], "complete", "failed")
+    for table in ("task_steps", "task_updates", "task_calls", "audit_events", "pending_confirmations", "tasks"):
+        assert code not in repr(rows(engine, table)), table

@@ -6,7 +6,6 @@ import sys
 import time
 
 import httpx
-
 import pytest
 from pydantic import Field
 

@@ -9,6 +9,7 @@ from sqlalchemy.engine import Connection
 
 from app.audit.chain import AuditTrail
 from app.audit.kinds import AuditKind
+from app.masking import mask_secrets
 from app.tasks import repository
 from app.tasks.states import UpdateType
 
@@ -23,6 +24,9 @@ class Journal:
 
     def flush(self, conn: Connection) -> None:
         """The updates, then the trail (the audit chain last: its lock is held shortest)."""
+        if self.trail.secrets:  # a secret argument met in this step is in no update either
+            self._pending = [(kind, mask_secrets(content, self.trail.secrets), mask_secrets(data, self.trail.secrets))
+                             for kind, content, data in self._pending]
         if self._pending:
             repository.add_updates(conn, self.task_id, self.agent, self._pending)
         for update_type, content, data in self._pending:

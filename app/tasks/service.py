@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 
 from app.audit.chain import AuditTrail
 from app.channel import Channel
+from app.confirmations.sealing import SEALED
 from app.confirmations.tokens import Confirmations, ConfirmError
 from app.store.tables import utcnow
 from app.store.transactions import retried, writing
@@ -101,7 +102,7 @@ class Tasks:
         now = utcnow()
         confirmations = [TaskConfirmation(
             token=self.confirmations.signed_token(p.token_id, p.session_id, p.channel, p.tool_name, p.args_hash),
-            tool_name=p.tool_name, args=p.args, preview=p.preview, expires_at=p.expires_at)
+            tool_name=p.tool_name, args=_shown(p.args), preview=p.preview, expires_at=p.expires_at)
             for p in pending if p.expires_at > now]
         return Task(id=row.id, title=row.title, description=row.description, complexity=row.complexity,
                     priority=row.priority, status=row.status, stage=row.stage, stage_progress=row.stage_progress,
@@ -153,10 +154,14 @@ class Tasks:
                 take = self.confirmations.consume if action == "confirm" else self.confirmations.cancel
                 parked = take(conn, token, channel=CHANNEL, session_id=task_id)
                 status = CallStatus.CONFIRMED if action == "confirm" else CallStatus.DECLINED
-                repository.insert_call(conn, task_id, parked.token_id, parked.tool_name, parked.args, status)
+                # Kept as the parked call was: its secret arguments sealed, never in plain text.
+                secret = frozenset(n for n in parked.args if parked.shown_args.get(n) != parked.args[n])
+                stored = self.confirmations.sealer.seal(parked.args, secret)
+                repository.insert_call(conn, task_id, parked.token_id, parked.tool_name, stored, status)
                 journal.trail.add("confirmation_consumed" if action == "confirm" else "confirmation_cancelled",
-                                  token_id=parked.token_id, tool=parked.tool_name, args=parked.args)
-                journal.add(UpdateType.CONFIRMATION, f"{parked.tool_name}: {'confirmed' if action == 'confirm' else 'declined'}",
+                                  token_id=parked.token_id, tool=parked.tool_name, args=parked.shown_args)
+                word = "confirmed" if action == "confirm" else "declined"
+                journal.add(UpdateType.CONFIRMATION, f"{parked.tool_name}: {word}",
                             event="given" if action == "confirm" else "refused", tool=parked.tool_name)
                 still_waiting = [p for p in repository.pending_confirmations(conn, task_id, CHANNEL)
                                  if p.expires_at > utcnow()]
@@ -210,6 +215,11 @@ _REFUSALS = {
     "token_other_session": "this token belongs to another task",
     "token_other_channel": "this token was not issued for a task",
 }
+
+
+def _shown(stored: dict) -> dict:
+    """A stored call's arguments as a person may see them: secrets masked, the seal left out."""
+    return {name: value for name, value in stored.items() if name != SEALED}
 
 
 def repository_pending(engine: Engine, task_id: str) -> bool:

@@ -20,15 +20,21 @@ from app.audit.chain import AuditTrail
 from app.audit.kinds import AuditKind as K
 from app.channel import Channel
 from app.llm.base import ModelNotConfigured, ModelUnavailable
+from app.masking import mask_secrets
 from app.planner.planner import Usage
 from app.store.tables import utcnow
 from app.store.transactions import writing
 from app.tasks import repository
+from app.tasks.answered import (
+    AnsweredCalls,
+    record_execution,
+    secret_values,
+    tool_context,
+)
 from app.tasks.deps import TaskDeps
 from app.tasks.journal import Journal
 from app.tasks.prompt import system_prompt, task_message
-from app.tasks.states import CallStatus, Stage, TaskStatus, UpdateType
-from app.tools.declare import ToolContext
+from app.tasks.states import Stage, TaskStatus, UpdateType
 from app.tools.errors import ToolError
 from app.tools.execution import ToolExecution
 from app.tools.executor import Prepared
@@ -36,7 +42,6 @@ from app.tools.workspace import Workspace
 
 log = logging.getLogger("llm_planner.tasks")
 CHANNEL = Channel.TASK.value
-HISTORY_STEPS = 30  # how many stored steps are read back to build the prompt
 
 
 @dataclass
@@ -48,11 +53,13 @@ class StepOutcome:
     progress: int | None = None
     result: dict | None = None
     parked: list[tuple[Prepared, str]] = field(default_factory=list)
+    secrets: list[str] = field(default_factory=list)  # values of secret arguments met in this step
 
 
 class StepRunner:
     def __init__(self, deps: TaskDeps, owner: str) -> None:
         self.deps, self.owner = deps, owner
+        self.answered = AnsweredCalls(deps)
 
     # -- a claimed task, until it stops -------------------------------------------------
 
@@ -63,11 +70,11 @@ class StepRunner:
         if task is None or task.lease_owner != self.owner:
             return
         folder = deps.folders.make_task_folder(task.workspace)
-        self._settle_note(task, UpdateType.STATUS_CHANGE, "running", status="running", worker=self.owner)
+        self.answered.note(task, UpdateType.STATUS_CHANGE, "running", status="running", worker=self.owner)
         new = task.steps == 0  # nothing parked, nothing to read back yet
         if not new:
-            self._answered_calls(task, folder)
-        history = [] if new else self._history(task)  # read once; each stored step is appended
+            self.answered.settle(task, folder)
+        history = [] if new else self.answered.history(task)  # read once; each stored step is appended
         try:
             while task is not None:
                 if task.status != TaskStatus.RUNNING:
@@ -121,8 +128,9 @@ class StepRunner:
             self._apply_task_tool(execution, outcome, journal)
             if outcome.status == TaskStatus.COMPLETE:
                 break
-        step = {"step": task.steps + 1, "kind": "step", "reply": plan.reply,
-                "calls": [c.model_dump() for c in plan.tool_calls], "results": results}
+        step = mask_secrets({"step": task.steps + 1, "kind": "step", "reply": plan.reply,
+                             "calls": [c.model_dump() for c in plan.tool_calls], "results": results},
+                            outcome.secrets)
         stored = self._store(task, step, outcome, journal, usage, started)
         if stored is not None:
             history.append(step)
@@ -133,28 +141,19 @@ class StepRunner:
         deps = self.deps
         prepared = deps.executor.prepare(name, args, CHANNEL)
         if isinstance(prepared, ToolExecution):
-            return self._record(trail, prepared)
-        ctx = self._context(task, folder, trail.request_id)
+            return record_execution(trail, prepared)
+        secrets = secret_values(prepared)
+        outcome.secrets += secrets
+        trail.hide(secrets)  # masked out of every event of this step before it is written
+        ctx = tool_context(deps, task, folder, trail.request_id)
         if prepared.tool.tag == "write" and not prepared.tool.folder_only:
             try:
                 outcome.parked.append((prepared, deps.executor.preview(prepared, ctx)))
             except ToolError as exc:
-                return self._record(trail, ToolExecution(tool_name=prepared.tool.name, args=prepared.canonical_args,
+                return record_execution(trail, ToolExecution(tool_name=prepared.tool.name, args=prepared.canonical_args,
                                                          status="error", error=str(exc)))
             return None
-        return self._record(trail, deps.executor.run(prepared, ctx))
-
-    @staticmethod
-    def _record(trail: AuditTrail, execution: ToolExecution) -> ToolExecution:
-        trail.add(K.TOOL_EXECUTION, tool=execution.tool_name, args=execution.args, status=execution.status,
-                  output=execution.output, error=execution.error, duration_ms=execution.duration_ms)
-        return execution
-
-    def _context(self, task: Any, folder: Workspace, request_id: str) -> ToolContext:
-        deps = self.deps
-        return ToolContext(workspace=folder, settings=deps.settings, records=deps.records,
-                           request_id=request_id, session_id=task.id,
-                           max_output_size=deps.settings.max_output_size)
+        return record_execution(trail, deps.executor.run(prepared, ctx))
 
     @staticmethod
     def _apply_task_tool(execution: ToolExecution, outcome: StepOutcome, journal: Journal) -> None:
@@ -223,7 +222,8 @@ class StepRunner:
         for prepared, preview in parked:
             issued = deps.confirmations.issue(conn, request_id=journal.trail.request_id, channel=CHANNEL,
                                               session_id=task.id, tool_name=prepared.tool.name,
-                                              args=prepared.canonical_args, preview=preview)
+                                              args=prepared.canonical_args, preview=preview,
+                                              secret_args=prepared.tool.secret_args)
             journal.trail.add(K.CONFIRMATION_REQUESTED, token_id=issued.token_id, tool=prepared.tool.name,
                               args=prepared.canonical_args, preview=preview,
                               expires_at=issued.expires_at.isoformat())
@@ -258,75 +258,7 @@ class StepRunner:
             values = {"status": status.value} if status else {}
             repository.release(conn, task_id, self.owner, **values)
 
-    # -- calls a person answered ------------------------------------------------------
-
-    def _answered_calls(self, task: Any, folder: Workspace) -> None:
-        """Run each confirmed call once; report the ones a dead worker left running as
-        interrupted; tell the model of confirmations nobody answered in time."""
-        deps = self.deps
-        with deps.engine.connect() as conn:
-            open_calls = repository.calls(conn, task.id, CallStatus.RUNNING, CallStatus.CONFIRMED)
-            pending = repository.pending_confirmations(conn, task.id, CHANNEL)
-        left_running = [c for c in open_calls if c.status == CallStatus.RUNNING]
-        confirmed = [c for c in open_calls if c.status == CallStatus.CONFIRMED]
-        for call in left_running:
-            self._settle(task, call, CallStatus.RUNNING, CallStatus.INTERRUPTED,
-                         error="the worker running it stopped; it may or may not have run, and is not run again")
-        now = utcnow()
-        for row in pending:
-            if row.expires_at <= now:
-                with deps.engine.begin() as conn:
-                    added = _insert_call_once(conn, task.id, row, CallStatus.DECLINED, error="expired")
-                if added:
-                    self._settle_note(task, UpdateType.CONFIRMATION, f"{row.tool_name}: nobody answered before it expired",
-                                      event="expired", tool=row.tool_name)
-        for call in confirmed:
-            with deps.engine.begin() as conn:
-                if not repository.move_call(conn, call.id, CallStatus.CONFIRMED, CallStatus.RUNNING):
-                    continue  # another worker took it
-            trail = AuditTrail(str(uuid.uuid4()), CHANNEL, task.id)
-            prepared = deps.executor.prepare(call.tool_name, call.args, CHANNEL)
-            if isinstance(prepared, ToolExecution):
-                execution = prepared  # refused now: the allowlist or the permissions changed
-            else:
-                execution = deps.executor.run(prepared, self._context(task, folder, trail.request_id))
-            self._record(trail, execution)
-            self._settle(task, call, CallStatus.RUNNING, CallStatus.DONE, output=execution.output, error=execution.error,
-                         trail=trail, status=execution.status)
-
-    def _settle(self, task: Any, call: Any, from_status: CallStatus, to_status: CallStatus, *,
-                output: Any = None, error: str | None = None, trail: AuditTrail | None = None,
-                status: str | None = None) -> None:
-        trail = trail or AuditTrail(str(uuid.uuid4()), CHANNEL, task.id)
-        journal = Journal(task.id, task.agent, trail)
-        word = status or to_status.value
-        journal.add(UpdateType.TOOL_EXECUTION, f"{call.tool_name}: {word}" + (f" ({error})" if error else ""),
-                    tool=call.tool_name, status=word, error=error, confirmed=True)
-        with writing(self.deps.engine) as conn:
-            if repository.move_call(conn, call.id, from_status, to_status, output=output, error=error):
-                journal.flush(conn)
-        trail.committed()
-
-    def _settle_note(self, task: Any, update_type: UpdateType, content: str, **data: Any) -> None:
-        trail = AuditTrail(str(uuid.uuid4()), CHANNEL, task.id)
-        journal = Journal(task.id, task.agent, trail)
-        journal.add(update_type, content, **data)
-        with writing(self.deps.engine) as conn:
-            journal.flush(conn)
-        trail.committed()
-
     # -- what the model is shown -------------------------------------------------------
-
-    def _history(self, task: Any) -> list[dict]:
-        with self.deps.engine.connect() as conn:
-            steps = repository.steps(conn, task.id, HISTORY_STEPS)
-            answered = repository.answered_calls(conn, task.id)
-        events = [(row.created_at, {"step": row.step, "kind": "step", **row.plan, "results": row.results})
-                  for row in steps]
-        events += [(row.updated_at, {"kind": "a person answered a confirmation", "tool": row.tool_name,
-                                     "args": row.args, "status": _call_words(row), "output": row.output,
-                                     "error": row.error}) for row in answered]
-        return [event for _, event in sorted(events, key=lambda pair: pair[0])]
 
     def _stopped_by_person(self, task_id: str) -> bool:
         with self.deps.engine.connect() as conn:
@@ -370,19 +302,3 @@ class _Row:
 def _result(execution: ToolExecution) -> dict:
     return {"tool": execution.tool_name, "args": execution.args, "status": execution.status,
             "output": execution.output, "error": execution.error}
-
-
-def _call_words(row: Any) -> str:
-    if row.status == CallStatus.DECLINED:
-        return "expired: nobody answered (not run)" if row.error == "expired" else "declined by the person (not run)"
-    return {"done": "confirmed and run", "interrupted": "confirmed, but interrupted: it may not have run"
-            }.get(row.status, row.status)
-
-
-def _insert_call_once(conn, task_id: str, row: Any, status: CallStatus, error: str | None = None) -> bool:
-    try:
-        with conn.begin_nested():
-            repository.insert_call(conn, task_id, row.token_id, row.tool_name, row.args, status, error=error)
-        return True
-    except sa.exc.IntegrityError:
-        return False
