@@ -24,6 +24,7 @@ from app.planner.planner import Planner
 from app.rate_limits import RateLimits
 from app.store.db import create_db_engine
 from app.tasks.deps import TaskDeps
+from app.tasks.desk import Desk
 from app.tasks.folders import Folders
 from app.tasks.service import DEFAULT_AGENT, Tasks
 from app.tasks.task_tools import with_task_tools
@@ -50,23 +51,6 @@ class Runtime:
         self.tools = ToolFilter(self.registry, policy, settings.blocked, settings.reply_language)
         confirmations = Confirmations(settings.confirm_keys, settings.confirm_ttl_sec,
                                       settings.confirm_max_failures)
-        slots = TurnSlots(settings.turn_concurrency)
-        gated_model = GatedModel(self.model, slots)
-        self.conversations = Conversations(TurnDeps(
-            settings=settings, engine=self.engine,
-            planner=Planner(gated_model, self.registry, settings.planner_max_retries),
-            answer_model=gated_model, tools=self.tools,
-            executor=Executor(self.tools, settings.max_tool_timeout, settings.max_output_size,
-                              waiting=slots.waiting, language=settings.reply_language),
-            confirmations=confirmations,
-            texts=self.texts, limits=self.limits, workspace=Workspace(settings.workspace_root),
-            records=Records(self.engine)), slots)
-        self.deliveries = Deliveries(
-            self.engine, Inbox(self.engine, settings.inbox_lease_sec, settings.inbox_wait_sec),
-            self.conversations.answer,
-            repliers={Channel.WHATSAPP_CLOUD: WhatsAppCloudReplier(settings, self.texts)})
-        # Where HTTP routes run their turns (app.http.deps.off_loop): as many as AnyIO's default.
-        self.request_threads = ThreadPoolExecutor(max_workers=40, thread_name_prefix="request")
         # Tasks: their steps see the task channel's tools and the two task-only ones.
         task_tools = ToolFilter(with_task_tools(self.registry), policy, settings.blocked, settings.reply_language)
         folders = Folders(settings.workspace_root)
@@ -81,3 +65,20 @@ class Runtime:
                            log=logging.getLogger("llm_planner.tasks"))
         self.task_worker = Worker(task_deps, settings.task_workers)
         self.tasks.listeners.append(self.task_worker.wake)
+        slots = TurnSlots(settings.turn_concurrency)
+        gated_model = GatedModel(self.model, slots)
+        self.conversations = Conversations(TurnDeps(
+            settings=settings, engine=self.engine,
+            planner=Planner(gated_model, self.registry, settings.planner_max_retries),
+            answer_model=gated_model, tools=self.tools,
+            executor=Executor(self.tools, settings.max_tool_timeout, settings.max_output_size,
+                              waiting=slots.waiting, language=settings.reply_language),
+            confirmations=confirmations,
+            texts=self.texts, limits=self.limits, workspace=Workspace(settings.workspace_root),
+            records=Records(self.engine), task_desk=Desk(self.tasks)), slots)
+        self.deliveries = Deliveries(
+            self.engine, Inbox(self.engine, settings.inbox_lease_sec, settings.inbox_wait_sec),
+            self.conversations.answer,
+            repliers={Channel.WHATSAPP_CLOUD: WhatsAppCloudReplier(settings, self.texts)})
+        # Where HTTP routes run their turns (app.http.deps.off_loop): as many as AnyIO's default.
+        self.request_threads = ThreadPoolExecutor(max_workers=40, thread_name_prefix="request")

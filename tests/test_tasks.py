@@ -191,3 +191,24 @@ def test_a_secret_argument_is_never_stored_by_a_task(tasks_client, model, engine
     wait_for(client, task["id"], "complete", "failed")
     for table in ("task_steps", "task_updates", "task_calls", "audit_events", "pending_confirmations", "tasks"):
         assert code not in repr(rows(engine, table)), table
+
+
+def test_a_chat_starts_a_task_once_confirmed_and_reads_it(tasks_client, model):
+    from tests.helpers import chat
+
+    model.push(plan("I will start it.", ("create_task", {"title": "Backup report", "description": "List backups.",
+                                                         "complexity": 2})),
+               plan("Done.", ("finish_task", {"summary": "No backups found.", "files": []})))
+    client = tasks_client()
+    parked = chat(client, "please make a backup report", **KEY)
+    assert parked["status"] == "awaiting_confirmation" and client.get("/api/tasks", headers=KEY).json()["tasks"] == []
+    started = chat(client, f"confirm {parked['confirmations'][0]['token']}", **KEY)
+    [execution] = started["tool_executions"]
+    task_id = execution["output"]["task_id"]
+    wait_for(client, task_id, "complete")
+    shown = chat(client, f"/task {task_id}", **KEY)
+    assert "Backup report" in shown["reply"] and "complete" in shown["reply"] and "No backups found." in shown["reply"]
+    unknown = chat(client, "/task nope", **KEY)
+    assert unknown["status"] == "error" and "nope" in unknown["reply"]
+    # Inside a task there is no create_task: a task does not start tasks.
+    assert "create_task" not in model.calls[-1]["messages"][0]["content"]

@@ -14,6 +14,7 @@ from app.planner.planner import Planner
 from app.rate_limits import RateLimits
 from app.tools.executor import Executor
 from app.tools.filter import ToolFilter
+from app.tools.handles import TaskDesk
 from app.tools.records import Records
 from app.tools.workspace import Workspace
 
@@ -32,3 +33,4 @@ class TurnDeps:
     limits: RateLimits
     workspace: Workspace
     records: Records
+    task_desk: TaskDesk | None = None  # what ctx.tasks gives a chat's tools, and /task reads

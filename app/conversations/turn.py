@@ -132,6 +132,8 @@ class Turn(ConfirmationReplies):
 
     def _command(self) -> None:
         name = command_name(self.msg.text)
+        if name == "task":
+            return self._task_status()
         if name and name not in ("help", "tools") and self.deps.tools.registry.get(name) is None:
             # Named first: arguments of a command that does not exist are not worth reading.
             self.trail.add(K.COMMAND, name=name[:64], args={})
@@ -153,6 +155,21 @@ class Turn(ConfirmationReplies):
             execution = self._execute(command.name, command.args)
             if execution is not None and execution.status == "success":
                 self.lines.append(render_output(execution.output))
+
+    def _task_status(self) -> None:
+        """`/task ID`: where a task stands, read without the model."""
+        task_id = self.msg.text.strip()[len("/task"):].strip()
+        self.trail.add(K.COMMAND, name="task", args={"id": task_id[:64]})
+        task = self.deps.task_desk.status(task_id) if self.deps.task_desk and task_id else None
+        if task is None:
+            self.failures_worded = True
+            return self._fail(self.texts("task_unknown", id=task_id[:64] or "?"))
+        self.lines.append(self.texts("task_status", title=task["title"], status=task["status"],
+                                     stage=task["stage"], progress=task["stage_progress"], steps=task["steps"]))
+        if task["error"]:
+            self.lines.append(task["error"])
+        if task["result"]:
+            self.lines.append(task["result"]["summary"])
 
     # -- execution ----------------------------------------------------------------------
 
@@ -198,7 +215,7 @@ class Turn(ConfirmationReplies):
         return ToolContext(workspace=deps.workspace, settings=deps.settings, records=deps.records,
                            request_id=self.msg.request_id, session_id=self.msg.session_id,
                            max_output_size=deps.settings.max_output_size,
-                           language=self.texts.language)
+                           language=self.texts.language, tasks=deps.task_desk)
 
     # -- the answer ---------------------------------------------------------------------
 

@@ -39,12 +39,14 @@ def finish_task(args: FinishTaskArgs, ctx: ToolContext) -> dict:
 
 
 TASK_TOOLS = (update_task, finish_task)
+CHAT_ONLY = frozenset({"create_task"})
 
 
 def with_task_tools(registry: ToolRegistry) -> ToolRegistry:
     """The registry a task's steps use: every tool, and the two task-only ones."""
     tools = ToolRegistry(list(TASK_TOOLS))
     for item in registry:
-        if item.name not in tools.names():
+        # create_task belongs to a person in a chat: a task does not start tasks.
+        if item.name not in tools.names() and item.name not in CHAT_ONLY:
             tools.add(item, source="registry")
     return tools

@@ -11,6 +11,7 @@
 - `run_process` / `ProcessResult`: start a process the safe way (argv only, limits).
 - `load_operator` / `OperatorFileError`: what OPERATOR_FILE declares.
 - `send_mail`: outgoing e-mail (SMTP, or the log while setting up).
+- `TaskDesk`: what `ctx.tasks` offers in a chat (start a task, read one).
 - `plugin_metadata`, `BigId`, `UtcDateTime`, `utcnow`: for a plugin that keeps its own
   tables (see plugins/customers/records.py); its migrations live with the service's.
 """
@@ -18,6 +19,7 @@
 from app.masking import SECRET
 from app.tools.declare import BaseTool, Tool, ToolArgs, ToolContext, tool
 from app.tools.errors import BadToolDeclaration, ToolError
+from app.tools.handles import TaskDesk
 from app.tools.mail import send_mail
 from app.tools.operator_file import OperatorConfig, OperatorFileError, load_operator
 from app.tools.process_runner import ProcessResult, run_process
@@ -25,5 +27,5 @@ from app.tools.records import BigId, Records, UtcDateTime, plugin_metadata, utcn
 from app.tools.workspace import Workspace
 
 __all__ = ["BadToolDeclaration", "BaseTool", "OperatorConfig", "OperatorFileError", "ProcessResult",
-           "Records", "SECRET", "Tool", "ToolArgs", "ToolContext", "ToolError", "Workspace", "load_operator",
+           "Records", "SECRET", "TaskDesk", "Tool", "ToolArgs", "ToolContext", "ToolError", "Workspace", "load_operator",
            "run_process", "send_mail", "tool", "BigId", "UtcDateTime", "plugin_metadata", "utcnow"]

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict
 from app.config import Settings
 from app.masking import SECRET
 from app.tools.errors import BadToolDeclaration
+from app.tools.handles import TaskDesk
 from app.tools.records import Records
 from app.tools.workspace import Workspace
 
@@ -48,6 +49,7 @@ class ToolContext:
     max_output_size: int
     timeout: float = 30.0  # what the executor allows this call; set before the tool runs
     language: str = "en"  # REPLY_LANGUAGE: "en" or "es", for the texts a tool writes itself
+    tasks: TaskDesk | None = None  # starts and reads tasks, in a chat (None inside a task)
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("llm_planner.tools"))
 
 
