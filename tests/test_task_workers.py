@@ -132,3 +132,35 @@ def test_a_worker_killed_during_a_confirmed_call_is_never_run_twice(backend, eng
     assert "interrupted" in ollama.requests[-1]["body"]["messages"][0]["content"]
     [call] = rows(engine, "task_calls", task_id=task["id"])
     assert call["status"] == "interrupted"
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # the commands, not the database
+def test_task_commands_from_the_terminal(backend, engine, workspace, tmp_path):
+    """task add | list | show | watch | cancel, against the database, with a worker process."""
+    _, url, _ = backend
+    with FakeOllama() as ollama:
+        ollama.responder = lambda body: _plan(
+            ("update_task", {"stage": "build", "progress": 50, "note": "halfway"}),
+            ("finish_task", {"summary": "all done", "files": []}))
+        env = cli_env(DB_URL=url, OLLAMA_BASE_URL=ollama.url, OLLAMA_MODEL="test-model", CONFIRM_SECRET="k",
+                      WORKSPACE_ROOT=str(workspace), TASK_POLL_SEC="0.2")
+        run = lambda *args: subprocess.run(CLI + ["task", *args], cwd=tmp_path, env=env, capture_output=True,  # noqa: E731
+                                           text=True, timeout=60)
+        added = run("add", "Tidy", "--description", "Tidy the folder.", "--complexity", "2")
+        assert added.returncode == 0, added.stderr
+        task_id = added.stdout.strip()
+        assert task_id in run("list").stdout
+        assert run("add", "x", "--description", "y", "--complexity", "11").returncode == 2  # one clear line
+        worker = _worker(tmp_path, env, "w")
+        try:
+            watched = run("watch", task_id)
+        finally:
+            _stop(worker)
+    assert watched.returncode == 0, watched.stdout + watched.stderr
+    assert "halfway" in watched.stdout and "all done" in watched.stdout and "100 %" in watched.stdout
+    shown = json.loads(run("show", task_id).stdout)
+    assert shown["status"] == "complete" and shown["result"]["summary"] == "all done"
+    other = run("add", "Later", "--description", "Not now.", "--complexity", "1").stdout.strip()
+    assert run("cancel", other).stdout.strip() == "cancelled"
+    assert run("cancel", other).returncode == 1  # a cancelled task cannot be cancelled again (409)
+    assert run("show", "nope").returncode == 2
