@@ -133,11 +133,11 @@ def steps(conn: Connection, task_id: str, last: int) -> list[Any]:
     return list(reversed(rows))
 
 
-def add_updates(conn: Connection, task_id: str, agent: str | None, updates: list[tuple[str, str, dict]]) -> None:
-    """(update_type, content, data) each; one statement."""
-    now = utcnow()
+def add_updates(conn: Connection, task_id: str, agent: str | None, updates: list[tuple[str, str, dict]],
+                stamps: list[datetime]) -> None:
+    """(update_type, content, data) each, with when each happened; one statement."""
     conn.execute(sa.insert(tu), [{"task_id": task_id, "agent": agent, "update_type": str(kind), "content": content,
-                                  "data": data, "created_at": now} for kind, content, data in updates])
+                                  "data": data, "created_at": at} for (kind, content, data), at in zip(updates, stamps)])
 
 
 def updates(conn: Connection, task_id: str, after: int | None, limit: int) -> list[Any]:

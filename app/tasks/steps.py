@@ -70,9 +70,11 @@ class StepRunner:
         if task is None or task.lease_owner != self.owner:
             return
         folder = deps.folders.make_task_folder(task.workspace)
-        self.answered.note(task, UpdateType.STATUS_CHANGE, "running", status="running", worker=self.owner)
         new = task.steps == 0  # nothing parked, nothing to read back yet
+        running = (UpdateType.STATUS_CHANGE, "running", {"status": "running", "worker": self.owner})
+        opening = [running] if new else []  # a new task's is written with its first step
         if not new:
+            self.answered.note(task, running[0], running[1], **running[2])
             self.answered.settle(task, folder)
         history = [] if new else self.answered.history(task)  # read once; each stored step is appended
         try:
@@ -87,18 +89,21 @@ class StepRunner:
                 if over:
                     self._end(task, TaskStatus.FAILED, error=over)
                     return
-                task = self._step(task, folder, history)  # the task as stored, or None: it stopped here
+                task = self._step(task, folder, history, opening)  # as stored, or None: it stopped here
+                opening = []
         finally:
             self._readme(task_id)
 
     # -- one step -----------------------------------------------------------------------
 
-    def _step(self, task: Any, folder: Workspace, history: list[dict]) -> Any:
+    def _step(self, task: Any, folder: Workspace, history: list[dict], opening: list) -> Any:
         """Plan, run, store. The task as the step left it, or None when it stopped here."""
         deps = self.deps
         started = time.monotonic()
         trail = AuditTrail(str(uuid.uuid4()), CHANNEL, task.id)
         journal = Journal(task.id, task.agent, trail)
+        for update_type, content, data in opening:
+            journal.add(update_type, content, **data)
         usage = Usage()
         outcome = StepOutcome()
         try:
@@ -123,7 +128,7 @@ class StepRunner:
             if execution is None:
                 continue  # parked
             results.append(_result(execution))
-            journal.add(UpdateType.TOOL_EXECUTION, f"{execution.tool_name}: {execution.status}",
+            journal.add(UpdateType.TOOL_EXECUTION, f"{execution.tool_name}: {execution.status}", has_event=True,
                         tool=execution.tool_name, status=execution.status, error=execution.error)
             self._apply_task_tool(execution, outcome, journal)
             if outcome.status == TaskStatus.COMPLETE:
@@ -228,7 +233,7 @@ class StepRunner:
                               args=prepared.canonical_args, preview=preview,
                               expires_at=issued.expires_at.isoformat())
             journal.add(UpdateType.CONFIRMATION, f"{prepared.tool.name} waits for a person's confirmation",
-                        event="asked", tool=prepared.tool.name, args=prepared.canonical_args, preview=preview)
+                        has_event=True, event="asked", tool=prepared.tool.name, args=prepared.canonical_args, preview=preview)
             latest = issued.expires_at if latest is None else max(latest, issued.expires_at)
         return latest
 
