@@ -204,3 +204,18 @@ def test_an_unexpected_error_is_a_500_with_the_request_id_and_no_traceback(make_
     assert body["detail"] == "internal error; it has been logged"
     assert body["request_id"] in body["error"]
     assert "secret internals" not in response.text and "Traceback" not in response.text
+
+
+@pytest.mark.parametrize("raw, says", [
+    (b'{"message": "caf\xe9", "session_id": "a"}', "The body is not valid UTF-8."),
+    (b"[" * 50000 + b"]" * 50000, "The body is nested too deeply to be read."),
+    (b'{"message": "hi", session_id: "a"}', "Invalid request: the body is not valid JSON (Expecting property "
+                                            "name enclosed in double quotes)."),
+])
+def test_an_unreadable_body_says_why(client, model, engine, raw, says):
+    response = client.post("/agent", content=raw, headers={"content-type": "application/json"})
+    body = refusal(response, 422)
+    assert body["error"] == says
+    assert body["detail"][0]["type"] == "json_invalid"
+    [event] = rows(engine, "audit_events", kind="request_rejected")
+    assert event["data"]["status"] == 422 and model.calls == []

@@ -57,6 +57,16 @@ def readable(errors: list[dict]) -> str:
     return sentence("Invalid request: " + "; ".join(parts))
 
 
+def _unparsable(cause: BaseException | None) -> str:
+    # FastAPI answers 400 for any body json.loads gives up on without a JSONDecodeError;
+    # the cause says which, and each needs a different fix from the sender.
+    if isinstance(cause, UnicodeDecodeError):
+        return "the body is not valid UTF-8"
+    if isinstance(cause, RecursionError):
+        return "the body is nested too deeply to be read"
+    return "the body is not valid JSON"
+
+
 def _http_error_text(request: Request, exc: StarletteHTTPException) -> str:
     if isinstance(exc, ServiceError):
         return exc.error
@@ -84,8 +94,7 @@ def install(app: FastAPI, runtime: Runtime) -> None:
         # To the caller a body the JSON parser gave up on is an invalid body like any other:
         # 422, and on record.
         if exc.status_code == 400 and exc.detail == _PARSE_FAILED:
-            errors = [{"loc": ["body"], "msg": "the body could not be parsed (too deeply nested?)",
-                       "type": "json_invalid"}]
+            errors = [{"loc": ["body"], "msg": _unparsable(exc.__cause__), "type": "json_invalid"}]
             return reject(request, errors, sentence(errors[0]["msg"]))
         if exc.status_code < 400:
             return await http_exception_handler(request, exc)
