@@ -189,6 +189,16 @@ def test_every_refusal_has_a_readable_error_and_the_request_id(make_client, mode
     assert model.calls == []
 
 
+def test_a_wrong_method_is_405_naming_every_method_of_the_path(client):
+    """/provider/meta has a GET and a POST route: both are named, not only the first."""
+    for method, path, allowed in (("OPTIONS", "/provider/meta", "GET, POST"), ("DELETE", "/agent", "POST"),
+                                  ("POST", "/health", "GET")):
+        response = client.request(method, path)
+        body = refusal(response, 405)
+        assert response.headers["allow"] == allowed
+        assert body["detail"] == "Method Not Allowed" and allowed in body["error"]
+
+
 def test_an_unexpected_error_is_a_500_with_the_request_id_and_no_traceback(make_client, monkeypatch):
     from fastapi.testclient import TestClient
 

@@ -12,6 +12,7 @@ from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from app.audit.chain import record
 from app.audit.kinds import AuditKind
@@ -67,11 +68,23 @@ def _unparsable(cause: BaseException | None) -> str:
     return "the body is not valid JSON"
 
 
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method the path answers: Starlette names only the first route that matched it."""
+    return ", ".join(method for method in _METHODS
+                     if any(route.matches({**request.scope, "method": method})[0] is Match.FULL
+                            for route in request.app.router.routes))
+
+
 def _http_error_text(request: Request, exc: StarletteHTTPException) -> str:
     if isinstance(exc, ServiceError):
         return exc.error
     if exc.status_code == 404:
         return "Not found: this service has no such route."
+    if exc.status_code == 405:
+        return f"Method {request.method} is not allowed here; use {_allowed_methods(request)}."
     if isinstance(exc.detail, str) and exc.detail:
         return sentence(exc.detail)
     return "The request was refused."
@@ -98,7 +111,10 @@ def install(app: FastAPI, runtime: Runtime) -> None:
             return reject(request, errors, sentence(errors[0]["msg"]))
         if exc.status_code < 400:
             return await http_exception_handler(request, exc)
-        return error_response(exc.status_code, exc.detail, _http_error_text(request, exc), exc.headers)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = _allowed_methods(request)
+        return error_response(exc.status_code, exc.detail, _http_error_text(request, exc), headers)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception):
