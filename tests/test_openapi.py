@@ -28,7 +28,8 @@ CONFIG = {
     # A 5xx other than 503 always fails; status_code_conformance fails a 503 where it is not documented.
     "checks": {"enabled": False, **{name: {"enabled": True} for name in CHECKS},
                "not_a_server_error": {"enabled": True, "expected-statuses": ["2xx", "3xx", "4xx", "503"]}},
-    "operations": [{"include-path": path, "headers": {"x-api-key": KEYS[key]}} for path, key in KEYED.items()],
+    "operations": [*({"include-path": path, "headers": {"x-api-key": KEYS[key]}} for path, key in KEYED.items()),
+                   {"include-path-regex": "^/api/", "headers": {"x-api-key": KEYS["AGENT_API_KEY"]}}],
 }
 
 

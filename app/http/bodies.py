@@ -49,9 +49,12 @@ _RATE_HEADERS = {
 }
 
 _STATUSES: dict[int, dict[str, Any]] = {
-    400: {"description": "The Content-Length header is not a number"},
+    400: {"description": "Refused as it stands: a Content-Length that is not a number, or a name or "
+                        "cursor the route does not know"},
     401: {"description": "Missing or wrong API key or signature (audited)"},
     403: {"description": "The verification handshake failed (audited)"},
+    404: {"description": "No such task, workspace, folder or file"},
+    409: {"description": "Not possible in the task's present state"},
     413: {"description": "The body is larger than MAX_REQUEST_SIZE (audited)"},
     422: {"model": ValidationErrorBody, "description": "The body or a parameter is invalid (audited)"},
     429: {"description": "Over RATE_LIMIT_REQUESTS a minute (audited)", "headers": _RATE_HEADERS},
