@@ -153,3 +153,79 @@ def test_malformed_content_length_is_400_and_audited(client, model, engine):
     assert response.status_code == 400 and model.calls == []
     [event] = rows(engine, "audit_events", kind="request_rejected")
     assert event["data"] == {"route": "/agent", "reason": "invalid_content_length", "status": 400}
+
+
+def refusal(response, status: int) -> dict:
+    """The body every refusal carries: FastAPI's `detail`, a sentence for a person, the request id."""
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"detail", "error", "request_id"}, body
+    assert isinstance(body["error"], str) and body["error"][:1].isupper(), body
+    assert body["request_id"] == response.headers["x-request-id"]
+    return body
+
+
+def test_every_refusal_has_a_readable_error_and_the_request_id(make_client, model, engine):
+    client = make_client(agent_api_key="k", max_request_size=2048, meta_app_secret="s", meta_verify_token="t")
+    key = {"X-API-Key": "k"}
+
+    body = refusal(client.post("/agent", json={"message": "hi", "session_id": "a"}), 401)
+    assert body["detail"] == "missing or invalid API key" and "API key is missing or wrong" in body["error"]
+    body = refusal(client.post("/agent", json={"message": "x" * 5000, "session_id": "a"}, headers=key), 413)
+    assert body["detail"] == "request body larger than 2048 bytes" and "at most 2048 bytes" in body["error"]
+    body = refusal(client.post("/agent", json={"message": "", "session_id": "a"}, headers=key), 422)
+    assert body["detail"] == [{"loc": ["body", "message"], "msg": "String should have at least 1 character",
+                               "type": "string_too_short"}]
+    assert body["error"] == "Invalid request: body.message: String should have at least 1 character."
+    body = refusal(client.post("/agent", content=b"{}", headers={**key, "content-length": "ten"}), 400)
+    assert body["detail"] == "invalid Content-Length" and "Content-Length" in body["error"]
+    body = refusal(client.get("/nowhere"), 404)
+    assert body["detail"] == "Not Found" and body["error"].startswith("Not found")
+    body = refusal(client.get("/provider/meta", params={"hub.mode": "subscribe", "hub.verify_token": "no"}), 403)
+    assert body["detail"] == "verification failed"
+    body = refusal(client.post("/wa/agent", json={"message": "hi", "session_id": "a"}), 503)
+    assert body["detail"] == "INTERNAL_API_KEY is not configured on this server"
+    assert "INTERNAL_API_KEY" in body["error"]
+    assert model.calls == []
+
+
+def test_a_wrong_method_is_405_naming_every_method_of_the_path(client):
+    """/provider/meta has a GET and a POST route: both are named, not only the first."""
+    for method, path, allowed in (("OPTIONS", "/provider/meta", "GET, POST"), ("DELETE", "/agent", "POST"),
+                                  ("POST", "/health", "GET")):
+        response = client.request(method, path)
+        body = refusal(response, 405)
+        assert response.headers["allow"] == allowed
+        assert body["detail"] == "Method Not Allowed" and allowed in body["error"]
+
+
+def test_an_unexpected_error_is_a_500_with_the_request_id_and_no_traceback(make_client, monkeypatch):
+    from fastapi.testclient import TestClient
+
+    app = make_client().app
+
+    def crash(message):
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(app.state.runtime.conversations, "answer", crash)
+    response = TestClient(app, raise_server_exceptions=False).post("/agent", json={"message": "hi",
+                                                                                   "session_id": "a"})
+    body = refusal(response, 500)
+    assert body["detail"] == "internal error; it has been logged"
+    assert body["request_id"] in body["error"]
+    assert "secret internals" not in response.text and "Traceback" not in response.text
+
+
+@pytest.mark.parametrize("raw, says", [
+    (b'{"message": "caf\xe9", "session_id": "a"}', "The body is not valid UTF-8."),
+    (b"[" * 50000 + b"]" * 50000, "The body is nested too deeply to be read."),
+    (b'{"message": "hi", session_id: "a"}', "Invalid request: the body is not valid JSON (Expecting property "
+                                            "name enclosed in double quotes)."),
+])
+def test_an_unreadable_body_says_why(client, model, engine, raw, says):
+    response = client.post("/agent", content=raw, headers={"content-type": "application/json"})
+    body = refusal(response, 422)
+    assert body["error"] == says
+    assert body["detail"][0]["type"] == "json_invalid"
+    [event] = rows(engine, "audit_events", kind="request_rejected")
+    assert event["data"]["status"] == 422 and model.calls == []

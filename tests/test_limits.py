@@ -17,7 +17,11 @@ def test_eleventh_request_in_a_minute_is_429(make_client, model, engine):
         assert response.headers["X-RateLimit-Remaining"] == str(9 - i)
     refused = client.post("/agent", json={"message": "/help", "session_id": "new"})
     assert refused.status_code == 429 and 1 <= int(refused.headers["Retry-After"]) <= 60
-    assert refused.headers["X-RateLimit-Remaining"] == "0" and "per ip" in refused.json()["detail"]
+    assert refused.headers["X-RateLimit-Remaining"] == "0"
+    # `detail` for programs, as before; `error` for the person a chat gateway shows it to.
+    assert refused.json() == {"detail": "rate limit exceeded: 10 requests per minute per ip",
+                              "error": "Rate limit exceeded: 10 per 1 minute",
+                              "request_id": refused.headers["x-request-id"]}
     [event] = rows(engine, "audit_events", kind="rate_limited")
     assert event["data"]["scope"] == "ip"
     assert len(rows(engine, "audit_events", kind="request")) == 10  # the refused one started no turn
@@ -29,6 +33,8 @@ def test_per_session_limit_on_the_gateway_route(make_client):
     send = lambda phone: client.post("/wa/agent", json={"message": "/help", "session_id": phone},
                                      headers={"x-api-key": "k"}).status_code
     assert [send("+1") for _ in range(4)] == [200, 200, 200, 429]
+    refused = client.post("/wa/agent", json={"message": "/help", "session_id": "+1"}, headers={"x-api-key": "k"})
+    assert refused.json()["error"] == "Rate limit exceeded: 3 per 1 minute"
     assert send("+2") == 200  # other phones behind the same gateway are not held back
 
 

@@ -8,12 +8,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from app.audit import chain
+from app.http.bodies import error_responses
 from app.http.deps import RuntimeDep, admin_key
 
 router = APIRouter(tags=["operator"])
 
 
-@router.get("/audit", dependencies=[Depends(admin_key)])
+@router.get("/audit", dependencies=[Depends(admin_key)], responses=error_responses(401, 422, 503))
 def audit_events(
     runtime: RuntimeDep,
     session_id: Annotated[str | None, Query(max_length=128)] = None,

@@ -8,13 +8,14 @@ from app.channel import Channel
 from app.channels.bodies import ChatRequest
 from app.conversations.message import Message
 from app.conversations.schemas import AgentResponse
+from app.http.bodies import error_responses
 from app.http.deps import RuntimeDep, check_key, enforce_rate, json_reply, off_loop
 from app.runtime import Runtime
 
 router = APIRouter(tags=["channels"])
 
 
-@router.post("/wa/agent", response_model=AgentResponse)
+@router.post("/wa/agent", response_model=AgentResponse, responses=error_responses(400, 401, 413, 422, 429, 503))
 async def wa_agent(body: ChatRequest, request: Request, response: Response, runtime: RuntimeDep) -> Response:
     return await off_loop(runtime, _turn, runtime, body, request, response)
 

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from app.channel import Channel
 from app.channels.signatures import verify_standard_webhook
 from app.channels.webhooks import limited_answer, still_processing, verified_body
+from app.http.bodies import error_responses
 from app.http.deps import RuntimeDep, off_loop
 
 router = APIRouter(tags=["channels"])
@@ -21,7 +22,7 @@ class InboundMessage(BaseModel):
     text: str = Field(..., min_length=1, max_length=10000)
 
 
-@router.post("/provider/inbound")
+@router.post("/provider/inbound", responses=error_responses(400, 401, 413, 422, 429, 503))
 async def provider_inbound(request: Request, response: Response, runtime: RuntimeDep):
     settings = runtime.settings
     webhook_id = request.headers.get("webhook-id")

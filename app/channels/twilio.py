@@ -12,6 +12,7 @@ from fastapi.responses import Response
 from app.channel import Channel
 from app.channels.signatures import verify_twilio
 from app.channels.webhooks import limited_answer, still_processing, verified_body
+from app.http.bodies import error_responses
 from app.http.deps import RuntimeDep, off_loop
 
 router = APIRouter(tags=["channels"])
@@ -29,7 +30,9 @@ def twiml(text: str) -> str:
     return f'<?xml version="1.0" encoding="UTF-8"?><Response><Message>{escape(text[:1600])}</Message></Response>'
 
 
-@router.post("/provider/twilio")
+@router.post("/provider/twilio", response_class=Response, responses={
+    200: {"description": "TwiML with the reply", "content": {"application/xml": {"schema": {"type": "string"}}}},
+    **error_responses(400, 401, 413, 422, 429, 503)})
 async def twilio_inbound(request: Request, response: Response, runtime: RuntimeDep):
     token = runtime.settings.twilio_auth_token
     if not token:

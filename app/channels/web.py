@@ -8,6 +8,7 @@ from app.channel import Channel
 from app.channels.bodies import ChatRequest, RunRequest
 from app.conversations.message import Message
 from app.conversations.schemas import AgentResponse
+from app.http.bodies import error_responses
 from app.http.deps import (
     RuntimeDep,
     agent_key_optional,
@@ -22,12 +23,14 @@ from app.runtime import Runtime
 router = APIRouter(tags=["agent"])
 
 
-@router.post("/agent", response_model=AgentResponse, dependencies=[Depends(agent_key_optional)])
+@router.post("/agent", response_model=AgentResponse, dependencies=[Depends(agent_key_optional)],
+             responses=error_responses(400, 401, 413, 422, 429))
 async def agent_chat(body: ChatRequest, request: Request, response: Response, runtime: RuntimeDep) -> Response:
     return await off_loop(runtime, _turn, runtime, request, response, Channel.WEB, body.session_id, body.message)
 
 
-@router.post("/agent/run", response_model=AgentResponse, dependencies=[Depends(agent_key_required)])
+@router.post("/agent/run", response_model=AgentResponse, dependencies=[Depends(agent_key_required)],
+             responses=error_responses(400, 401, 413, 422, 429, 503))
 async def agent_run(body: RunRequest, request: Request, response: Response, runtime: RuntimeDep) -> Response:
     return await off_loop(runtime, _turn, runtime, request, response, Channel.API, body.session_id, body.input)
 

@@ -14,6 +14,7 @@ from app.audit.kinds import AuditKind
 from app.channel import Channel
 from app.channels.signatures import SignatureError
 from app.http.deps import enforce_rate
+from app.http.errors import error_response
 from app.runtime import Runtime
 
 T = TypeVar("T")
@@ -40,5 +41,6 @@ def limited_answer(runtime: Runtime, request: Request, response: Response, chann
 
 
 def still_processing() -> JSONResponse:
-    return JSONResponse({"detail": "the first delivery of this message is still being processed; retry later"},
-                        status_code=503, headers={"Retry-After": "5"})
+    return error_response(503, "the first delivery of this message is still being processed; retry later",
+                          "This message is still being processed; send it again in a few seconds.",
+                          {"Retry-After": "5"})

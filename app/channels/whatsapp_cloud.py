@@ -15,6 +15,7 @@ from app.audit.kinds import AuditKind
 from app.channel import Channel
 from app.channels.signatures import verify_meta
 from app.channels.webhooks import verified_body
+from app.http.bodies import error_responses
 from app.http.deps import RuntimeDep, off_loop
 from app.runtime import Runtime
 
@@ -80,7 +81,8 @@ def _configured(runtime: Runtime) -> None:
         raise HTTPException(503, "META_APP_SECRET and META_VERIFY_TOKEN are not configured on this server")
 
 
-@router.get("/provider/meta", response_class=PlainTextResponse)
+@router.get("/provider/meta", response_class=PlainTextResponse,
+            responses=error_responses(403, 503, as_json_ref=True))
 def meta_verify(request: Request, runtime: RuntimeDep) -> str:
     _configured(runtime)
     query = request.query_params
@@ -93,7 +95,7 @@ def meta_verify(request: Request, runtime: RuntimeDep) -> str:
     raise HTTPException(403, "verification failed")
 
 
-@router.post("/provider/meta")
+@router.post("/provider/meta", responses=error_responses(400, 401, 413, 422, 503))
 async def meta_inbound(request: Request, runtime: RuntimeDep) -> dict:
     _configured(runtime)
     raw, _ = await verified_body(

@@ -7,12 +7,13 @@ import contextvars
 import hmac
 from typing import Annotated, Callable, TypeVar
 
-from fastapi import Depends, HTTPException, Request, Response
+from fastapi import Depends, Request, Response
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from app.audit.chain import record
 from app.audit.kinds import AuditKind
+from app.http.errors import ServiceError
 from app.rate_limits import key_scope
 from app.runtime import Runtime
 
@@ -54,10 +55,13 @@ def check_key(request: Request, runtime: Runtime, expected: str | None, *, name:
     if key_passes(request, expected, required=required, header=header):
         return
     if expected is None:
-        raise HTTPException(503, f"{name} is not configured on this server")
+        raise ServiceError(503, f"{name} is not configured on this server",
+                           f"This route is switched off: the operator has not set {name}.")
     record(runtime.engine, AuditKind.AUTH_FAILED, route=request.url.path, client=client_address(request),
            key_sent=bool(request.headers.get(header)))
-    raise HTTPException(401, "missing or invalid API key", headers={"WWW-Authenticate": "API-Key"})
+    raise ServiceError(401, "missing or invalid API key",
+                       f"The API key is missing or wrong: send the right one in the {header} header.",
+                       headers={"WWW-Authenticate": "API-Key"})
 
 
 async def _agent_key(request: Request, runtime: Runtime, required: bool) -> None:
@@ -104,6 +108,6 @@ def enforce_rate(request: Request, response: Response, runtime: Runtime, scopes:
     if not verdict.allowed:
         record(runtime.engine, AuditKind.RATE_LIMITED, route=request.url.path, scope=verdict.scope,
                client=client_address(request))
-        raise HTTPException(429, f"rate limit exceeded: {verdict.limit} requests per minute "
-                                 f"per {verdict.scope}", headers=verdict.headers())
+        raise ServiceError(429, f"rate limit exceeded: {verdict.limit} requests per minute per {verdict.scope}",
+                           f"Rate limit exceeded: {verdict.limit} per 1 minute", headers=verdict.headers())
     response.headers.update(verdict.headers())

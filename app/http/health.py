@@ -9,19 +9,23 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from app import __version__
+from app.http.bodies import Readiness, error_responses
 from app.http.deps import RuntimeDep
 from app.llm.base import ModelNotConfigured, ModelUnavailable
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/health")
+@router.get("/health", responses=error_responses())
 def health() -> dict:
     return {"status": "healthy", "version": __version__,
             "timestamp": datetime.now(timezone.utc).isoformat()}
 
 
-@router.get("/health/ready")
+@router.get("/health/ready", responses={
+    200: {"model": Readiness},
+    503: {"model": Readiness, "description": "The database or the model is down"},
+    **error_responses()})
 def ready(runtime: RuntimeDep) -> JSONResponse:
     checks: dict[str, dict] = {}
     try:

@@ -9,6 +9,7 @@ from typing import Callable
 
 import anyio
 
+from app.http.bodies import error_payload
 from app.observability.logs import request_id_var
 from app.observability.metrics import REQUEST_SECONDS, REQUESTS, series
 
@@ -31,7 +32,8 @@ class BodySizeLimit:
                     return await self._too_large(scope, send)
             except ValueError:
                 await self._record(scope, "invalid_content_length")
-                return await self._reply(send, 400, "invalid Content-Length")
+                return await self._reply(send, 400, "invalid Content-Length",
+                                         "The Content-Length header is not a number.")
         # Read the whole (bounded) body here, so an oversized chunked body is refused
         # before any route runs, then hand it on unchanged.
         chunks, size = [], 0
@@ -63,11 +65,13 @@ class BodySizeLimit:
 
     async def _too_large(self, scope, send) -> None:
         await self._record(scope, "body_too_large")
-        await self._reply(send, 413, f"request body larger than {self.max_bytes} bytes")
+        await self._reply(send, 413, f"request body larger than {self.max_bytes} bytes",
+                          f"The message is too large: at most {self.max_bytes} bytes are accepted.")
 
     @staticmethod
-    async def _reply(send, status: int, detail: str) -> None:
-        body = json.dumps({"detail": detail}).encode()
+    async def _reply(send, status: int, detail: str, error: str) -> None:
+        # Answered before FastAPI runs, so its handlers cannot shape this body: same fields here.
+        body = json.dumps(error_payload(detail, error)).encode()
         await send({"type": "http.response.start", "status": status,
                     "headers": [(b"content-type", b"application/json"),
                                 (b"content-length", str(len(body)).encode())]})

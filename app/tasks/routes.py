@@ -12,6 +12,7 @@ import anyio
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 
+from app.http.bodies import error_responses
 from app.http.deps import RuntimeDep, agent_key_required
 from app.tasks import repository
 from app.tasks.folders import Folders, listing
@@ -32,7 +33,8 @@ from app.tasks.states import TaskStatus
 from app.tools.errors import ToolError
 from app.tools.workspace import Workspace as Folder
 
-router = APIRouter(prefix="/api", tags=["tasks"], dependencies=[Depends(agent_key_required)])
+router = APIRouter(prefix="/api", tags=["tasks"], dependencies=[Depends(agent_key_required)],
+                   responses=error_responses(400, 401, 404, 409, 413, 422, 503))
 EVENTS_POLL_SEC = 0.5
 
 
