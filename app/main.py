@@ -16,7 +16,14 @@ from app import __version__
 from app.audit import routes as audit_routes
 from app.audit.chain import record
 from app.audit.kinds import AuditKind
-from app.channels import chat_page, gateway, standard_webhook, twilio, web, whatsapp_cloud
+from app.channels import (
+    chat_page,
+    gateway,
+    standard_webhook,
+    twilio,
+    web,
+    whatsapp_cloud,
+)
 from app.config import Settings
 from app.http import errors, health
 from app.http.middleware import BodySizeLimit, HttpMetrics, RequestIds
