@@ -35,13 +35,17 @@ class Settings(BaseSettings):
     db_url: str = "sqlite:///./data/agent.db"
     data_dir: Path = Path("./data")
 
-    llm_provider: Literal["ollama", "openai"] = "ollama"
+    llm_provider: Literal["ollama", "openai", "anthropic"] = "ollama"
     ollama_base_url: str = "http://127.0.0.1:11434"
     ollama_api_key: str | None = None
     ollama_model: str | None = None
     openai_base_url: str | None = None
     openai_api_key: str | None = None
     openai_model: str | None = None
+    anthropic_api_key: str | None = None
+    anthropic_model: str | None = None
+    anthropic_base_url: str | None = None  # default https://api.anthropic.com
+    anthropic_max_tokens: int = Field(4096, ge=1, le=200000)  # the longest answer asked for
     llm_timeout_sec: float = Field(60, gt=0)  # one model call, its retries included
     llm_max_attempts: int = Field(3, ge=1, le=10)
     answerer_enabled: bool = False
@@ -126,6 +130,7 @@ class Settings(BaseSettings):
 
     @field_validator(
         "ollama_api_key", "ollama_model", "openai_base_url", "openai_api_key", "openai_model",
+        "anthropic_api_key", "anthropic_model", "anthropic_base_url",
         "agent_api_key", "admin_api_key", "internal_api_key", "provider_hmac_secret",
         "meta_app_secret", "meta_verify_token", "confirm_secret", "cors_origins", "plugins_dir",
         "meta_access_token", "meta_phone_number_id", "twilio_auth_token", "public_base_url",

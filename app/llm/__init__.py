@@ -4,6 +4,10 @@ __all__ = ["ChatModel", "ModelNotConfigured", "ModelReply", "ModelUnavailable", 
 
 
 def build_model(settings) -> ChatModel:
+    if settings.llm_provider == "anthropic":
+        from app.llm.anthropic_model import AnthropicModel
+
+        return AnthropicModel(settings)
     if settings.llm_provider == "openai":
         from app.llm.openai_compat import OpenAICompatModel
 
