@@ -1,4 +1,4 @@
-"""`llm-planner`: serve, migrate, tools, eval, audit, purge."""
+"""`llm-planner`: serve, migrate, tools, eval, audit, purge, confirmations, confirm, sessions."""
 
 from __future__ import annotations
 
@@ -6,13 +6,13 @@ import argparse
 import logging
 import sys
 
-from app.cli import audit, database, serve, tools
+from app.cli import audit, confirmations, database, serve, sessions, tools
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="llm-planner", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    for group in (serve, database, tools, audit):
+    for group in (serve, database, tools, audit, confirmations, sessions):
         group.add(sub)
     args = parser.parse_args(argv)
     if args.command == "serve":
