@@ -56,11 +56,8 @@ def park(client, model, text, session_id="s1"):
     model.push(plan("Appending.", ("append_line", {"text": text})))
     answer = chat(client, f"append {text}", session_id=session_id)
     assert answer["status"] == "awaiting_confirmation"
-    return answer["confirmations"][0]["token"], rows(engine_of(client), "pending_confirmations")[-1]["token_id"]
-
-
-def engine_of(client):
-    return client.app.state.runtime.engine
+    return answer["confirmations"][0]["token"], str(rows(client.app.state.runtime.engine,
+                                                         "pending_confirmations")[-1]["id"])
 
 
 def test_list_approve_twice_at_once_runs_once(make_client, model, engine, workspace, plugins, operator):
@@ -70,11 +67,11 @@ def test_list_approve_twice_at_once_runs_once(make_client, model, engine, worksp
 
     listed = operator("confirmations", "list")
     assert listed.returncode == 0, listed.stderr
-    assert first in listed.stdout and other in listed.stdout
-    assert "web  s1  append_line" in listed.stdout and '"text": "one"' in listed.stdout
-    assert "append 'one' to ledger.txt" in listed.stdout and "expires 20" in listed.stdout
+    assert f"{first}  web  s1  append_line  expires 20" in listed.stdout and '"text": "one"' in listed.stdout
+    assert f"{other}  web  s2  append_line" in listed.stdout
+    assert "append 'one' to ledger.txt" in listed.stdout
     only = operator("confirmations", "list", "--session", "s2").stdout
-    assert other in only and first not in only
+    assert f"{other}  web  s2" in only and "s1" not in only
 
     both = [operator.popen("confirm", first, "--by", "alice"), operator.popen("confirm", first, "--by", "bob")]
     results = [(p.wait(timeout=90), p.stdout.read(), p.stderr.read()) for p in both]
@@ -87,7 +84,7 @@ def test_list_approve_twice_at_once_runs_once(make_client, model, engine, worksp
     assert (workspace / "ledger.txt").read_text() == "one\n"  # ran once
 
     [approved] = rows(engine, "audit_events", kind="confirmation_approved")
-    assert approved["data"]["approved_by"] == winner and approved["data"]["token_id"] == first
+    assert approved["data"]["approved_by"] == winner and approved["data"]["confirmation_id"] == int(first)
     assert approved["session_id"] == "s1" and approved["channel"] == "web"
     [ran] = [e for e in rows(engine, "audit_events", kind="tool_execution") if e["request_id"] == approved["request_id"]]
     assert ran["data"]["tool"] == "append_line" and ran["data"]["status"] == "success"
@@ -95,9 +92,9 @@ def test_list_approve_twice_at_once_runs_once(make_client, model, engine, worksp
     again = chat(client, f"confirm {token}")  # the person's own token is spent as well
     assert again["status"] == "error" and (workspace / "ledger.txt").read_text() == "one\n"
     still = operator("confirmations", "list").stdout
-    assert first not in still and other in still
+    assert f"{first}  web  s1" not in still and f"{other}  web  s2" in still
     everything = operator("confirmations", "list", "--all").stdout
-    assert first in everything and f"[consumed by {winner}]" in everything
+    assert f"{first}  web  s1" in everything and f"[consumed by {winner}]" in everything
 
     default = operator("confirm", other)
     assert default.returncode == 0 and f"by {getpass.getuser()}" in default.stdout
@@ -116,17 +113,20 @@ def test_cancel_unknown_and_expired(make_client, model, engine, workspace, plugi
     assert chat(client, f"confirm {token}")["status"] == "error"
     assert not (workspace / "ledger.txt").exists()
 
-    unknown = operator("confirm", "no-such-id")
-    assert unknown.returncode == 1 and "no confirmation has the id" in unknown.stderr
-    assert "Traceback" not in unknown.stderr
+    unknown = operator("confirm", "999999")
+    assert unknown.returncode == 1 and "no confirmation has the id 999999" in unknown.stderr
+    for bad in ("no-such-id", "-5", "0"):
+        refused = operator("confirm", bad)
+        assert refused.returncode == 2 and "is not a confirmation id" in refused.stderr
+        assert "Traceback" not in refused.stderr
 
     _, stale = park(client, model, "stale")
     with engine.begin() as conn:
-        conn.execute(sa.update(pending_confirmations).where(pending_confirmations.c.token_id == stale)
+        conn.execute(sa.update(pending_confirmations).where(pending_confirmations.c.id == int(stale))
                      .values(expires_at=utcnow()))
     expired = operator("confirm", stale)
     assert expired.returncode == 1 and "expired" in expired.stderr
-    assert stale not in operator("confirmations", "list").stdout
+    assert f"{stale}  web" not in operator("confirmations", "list").stdout
     assert not (workspace / "ledger.txt").exists() and not rows(engine, "audit_events", kind="confirmation_approved")
 
 

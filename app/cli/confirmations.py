@@ -3,6 +3,7 @@ decisions on parked calls, by the confirmation's id (what `list` shows)."""
 
 from __future__ import annotations
 
+import argparse
 import getpass
 import json
 import sys
@@ -12,6 +13,14 @@ from app.cli.settings import load_settings
 
 def _operator(name: str | None) -> str:
     return (name or "").strip() or getpass.getuser()
+
+
+def confirmation_id(text: str) -> int:
+    """The id `confirmations list` shows: a positive whole number."""
+    if not text.strip().isdigit() or not 0 < int(text) < 2**63:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a confirmation id (the number "
+                                         "`llm-planner confirmations list` shows)")
+    return int(text)
 
 
 def cmd_list(args) -> int:
@@ -25,7 +34,7 @@ def cmd_list(args) -> int:
         return 0
     for row in found:
         state = f"  [{row.status}{' by ' + row.resolved_by if row.resolved_by else ''}]" if args.all else ""
-        print(f"{row.token_id}  {row.channel}  {row.session_id}  {row.tool_name}  "
+        print(f"{row.id}  {row.channel}  {row.session_id}  {row.tool_name}  "
               f"expires {row.expires_at.isoformat(timespec='seconds')}{state}")
         print(f"    args: {json.dumps(row.args, ensure_ascii=False)}")
         print("    preview: " + row.preview.replace("\n", "\n             "))
@@ -83,12 +92,12 @@ def add(sub) -> None:
     listing.add_argument("--all", action="store_true", help="every state, not only the pending ones")
     listing.set_defaults(func=cmd_list)
     cancel = actions.add_parser("cancel", help="reject a pending confirmation: its call never runs")
-    cancel.add_argument("id", help="the confirmation's id, as `confirmations list` shows it")
+    cancel.add_argument("id", type=confirmation_id, help="the confirmation's id, as `confirmations list` shows it")
     cancel.add_argument("--by", help="who rejects it (default: the system user)")
     cancel.add_argument("--reason")
     cancel.set_defaults(func=cmd_cancel)
 
     confirm = sub.add_parser("confirm", help="approve a pending confirmation by its id: its call runs once")
-    confirm.add_argument("id", help="the confirmation's id, as `confirmations list` shows it")
+    confirm.add_argument("id", type=confirmation_id, help="the confirmation's id, as `confirmations list` shows it")
     confirm.add_argument("--by", help="who approves it (default: the system user)")
     confirm.set_defaults(func=cmd_confirm)

@@ -1,5 +1,5 @@
-"""Operators' decisions on parked calls, by the confirmation's id (its `token_id`, the id
-`confirmations list`, the console and MCP show): an approval takes the call through the
+"""Operators' decisions on parked calls, by the confirmation's id (`pending_confirmations.id`,
+the number `confirmations list`, the console and MCP show): an approval takes the call through the
 same conditional UPDATE as `confirm <token>` (`repository.claim`), so it runs once however
 many approve it at once; a rejection drops it. And the wrong-code lock, cleared."""
 
@@ -51,7 +51,7 @@ def pending(engine: Engine, session_id: str | None = None, everything: bool = Fa
         return conn.execute(query.order_by(pc.c.id).limit(limit)).all()
 
 
-def approve(runtime, confirmation_id: str, by: str, reason: str | None = None) -> tuple[Decided, ToolExecution]:
+def approve(runtime, confirmation_id: int, by: str, reason: str | None = None) -> tuple[Decided, ToolExecution]:
     """Take the parked call (once) and run it through the executor, as `confirm <token>`
     would in its session; both on record."""
     decided = _decide(runtime.engine, confirmation_id, by, ConfirmationStatus.CONSUMED, reason)
@@ -73,24 +73,24 @@ def approve(runtime, confirmation_id: str, by: str, reason: str | None = None) -
     return decided, execution
 
 
-def reject(engine: Engine, confirmation_id: str, by: str, reason: str | None = None) -> Decided:
+def reject(engine: Engine, confirmation_id: int, by: str, reason: str | None = None) -> Decided:
     return _decide(engine, confirmation_id, by, ConfirmationStatus.CANCELLED, reason)
 
 
-def _decide(engine: Engine, confirmation_id: str, by: str, status: ConfirmationStatus,
+def _decide(engine: Engine, confirmation_id: int, by: str, status: ConfirmationStatus,
             reason: str | None) -> Decided:
     approving = status == ConfirmationStatus.CONSUMED
     with engine.connect() as conn:
-        row = repository.by_token_id(conn, confirmation_id)
+        row = conn.execute(sa.select(pc).where(pc.c.id == confirmation_id)).one_or_none()
     if row is None:
-        raise NotPending(f"no confirmation has the id {confirmation_id!r}")
+        raise NotPending(f"no confirmation has the id {confirmation_id}")
     if args_hash(row.tool_name, row.args) != row.args_hash:
         raise NotPending(f"confirmation {confirmation_id} was altered after it was issued; nothing was run")
     request_id = str(uuid.uuid4())
     trail = AuditTrail(request_id, row.channel, row.session_id)
     decision = {"approved_by": by} if approving else {"rejected_by": by}
     trail.add(AuditKind.CONFIRMATION_APPROVED if approving else AuditKind.CONFIRMATION_REJECTED,
-              token_id=row.token_id, tool=row.tool_name, args=row.args, **decision,
+              confirmation_id=row.id, token_id=row.token_id, tool=row.tool_name, args=row.args, **decision,
               **({"reason": reason} if reason else {}))
 
     def transaction() -> bool:
@@ -105,23 +105,23 @@ def _decide(engine: Engine, confirmation_id: str, by: str, status: ConfirmationS
         return True
 
     events = trail.snapshot()
-    if not retried(transaction, lambda: trail.restore(events), f"deciding confirmation {row.token_id}", log):
+    if not retried(transaction, lambda: trail.restore(events), f"deciding confirmation {row.id}", log):
         with engine.connect() as conn:  # read after the winner committed: who took it
-            raise NotPending(_why_not(conn, row.token_id, utcnow()))
+            raise NotPending(_why_not(conn, row, utcnow()))
     return Decided(request_id, row)
 
 
-def _why_not(conn: Connection, token_id: str, now) -> str:
-    row = repository.by_token_id(conn, token_id)
+def _why_not(conn: Connection, row: Any, now) -> str:
+    confirmation_id, row = row.id, repository.by_token_id(conn, row.token_id)
     who = row.resolved_by or f"the person in session {row.session_id!r} on {row.channel}"
     when = row.resolved_at.isoformat(timespec="seconds") if row.resolved_at else "earlier"
     if row.status == ConfirmationStatus.CONSUMED:
-        return f"confirmation {token_id} was already taken by {who} at {when}; nothing was run again"
+        return f"confirmation {confirmation_id} was already taken by {who} at {when}; nothing was run again"
     if row.status == ConfirmationStatus.CANCELLED:
-        return f"confirmation {token_id} was already rejected by {who} at {when}; nothing was run"
+        return f"confirmation {confirmation_id} was already rejected by {who} at {when}; nothing was run"
     if row.expires_at <= now:
-        return f"confirmation {token_id} expired at {row.expires_at.isoformat(timespec='seconds')}; nothing was run"
-    return f"confirmation {token_id} is not pending; nothing was run"
+        return f"confirmation {confirmation_id} expired at {row.expires_at.isoformat(timespec='seconds')}; nothing was run"
+    return f"confirmation {confirmation_id} is not pending; nothing was run"
 
 
 def unlock_session(engine: Engine, session_id: str, channel: str | None, by: str) -> int:
