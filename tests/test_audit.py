@@ -4,7 +4,6 @@ import json
 import subprocess
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -182,9 +181,13 @@ def test_audit_tail(client, model, backend):
     assert out.returncode == 0 and len(lines) == 3 and '"kind": "response"' in lines[-1]
 
 
-def test_archive_while_turns_are_written_keeps_the_chain_verifiable(make_client, model, engine, tmp_path):
+def test_archive_while_turns_are_written_keeps_the_chain_verifiable(make_client, model, engine, backend,
+                                                                   tmp_path):
     """Batches of the oldest events move to files while turns append and verifiers read:
-    every verification, during and after, finds the checkpoint and the head agreeing."""
+    every verification, during and after, finds the checkpoint and the head agreeing. The
+    archiver and the verifier have engines of their own, as other processes would."""
+    _, url, _ = backend
+    archiver, verifier_engine = create_db_engine(url), create_db_engine(url)
     client = make_client(turn_concurrency=4)
     model.steps.clear()
     model.repeat_last = True
@@ -201,7 +204,7 @@ def test_archive_while_turns_are_written_keeps_the_chain_verifiable(make_client,
 
     def verifier():
         while not traffic_done.is_set():
-            seen.append(verify(engine)[1])
+            seen.append(verify(verifier_engine)[1])
 
     with ThreadPoolExecutor(4) as pool:
         writers = [pool.submit(turns), pool.submit(turns)]
@@ -209,12 +212,14 @@ def test_archive_while_turns_are_written_keeps_the_chain_verifiable(make_client,
         files = []
         while not traffic_done.is_set():
             out = tmp_path / f"part{len(files)}.jsonl"
-            archive(engine, utcnow(), out, batch=7)
+            archive(archiver, utcnow(), out, batch=7)
             files.append(out)
         for future in writers + [checker]:
             future.result()
     files.append(tmp_path / "last.jsonl")
-    archive(engine, utcnow(), files[-1], batch=7)
+    archive(archiver, utcnow(), files[-1], batch=7)
+    archiver.dispose()
+    verifier_engine.dispose()
     assert seen and all(broken is None for broken in seen)
     result = verify_chain(engine)
     assert result.broken is None and result.checkpoint is not None
