@@ -25,5 +25,11 @@ class Channel(StrEnum):
         """The webhook is acknowledged at once and the answer is sent afterwards."""
         return self is Channel.WHATSAPP_CLOUD
 
+    @property
+    def answers_late(self) -> bool:
+        """The webhook waits a while for the answer in its response (Twilio: about 15 s);
+        an answer not ready by then is sent out of band when it is."""
+        return self is Channel.TWILIO
+
 
 _PHONE = frozenset({Channel.GATEWAY, Channel.STANDARD_WEBHOOK, Channel.WHATSAPP_CLOUD, Channel.TWILIO})

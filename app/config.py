@@ -105,6 +105,11 @@ class Settings(BaseSettings):
     log_file: Path | None = None
     log_max_bytes: int = Field(10 * 2**20, ge=1024)
     log_backups: int = Field(5, ge=0)
+    # Twilio answers arriving late (it waits about 15 s) go through its Messages API.
+    twilio_reply_within_sec: float = Field(10, gt=0)
+    twilio_account_sid: str | None = None
+    twilio_api_url: str = "https://api.twilio.com"
+    messages_keep_days: int = Field(90, ge=0)  # conversation history `purge` keeps; 0 = for ever
 
     # tasks
     task_workers: int = Field(2, ge=0, le=64)  # task slots of this process (serve and worker)

@@ -17,7 +17,7 @@ from app.conversations.slots import GatedModel, TurnSlots
 from app.conversations.texts import Texts
 from app.deliveries.inbox import Inbox
 from app.deliveries.lifecycle import Deliveries
-from app.deliveries.repliers import WhatsAppCloudReplier
+from app.deliveries.repliers import TwilioReplier, WhatsAppCloudReplier
 from app.llm import ChatModel, build_model
 from app.observability import metrics
 from app.planner.planner import Planner
@@ -79,6 +79,7 @@ class Runtime:
         self.deliveries = Deliveries(
             self.engine, Inbox(self.engine, settings.inbox_lease_sec, settings.inbox_wait_sec),
             self.conversations.answer,
-            repliers={Channel.WHATSAPP_CLOUD: WhatsAppCloudReplier(settings, self.texts)})
+            repliers={Channel.WHATSAPP_CLOUD: WhatsAppCloudReplier(settings, self.texts),
+                      Channel.TWILIO: TwilioReplier(settings)})
         # Where HTTP routes run their turns (app.http.deps.off_loop): as many as AnyIO's default.
         self.request_threads = ThreadPoolExecutor(max_workers=40, thread_name_prefix="request")

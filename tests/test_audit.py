@@ -1,14 +1,17 @@
 """The audit trail: complete, chained, verifiable, and readable by the operator only."""
 
+import json
 import subprocess
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import sqlalchemy as sa
 
-from app.audit.chain import AuditTrail, record, verify
+from app.audit.archive import archive, verify_archive
+from app.audit.chain import AuditTrail, record, verify, verify_chain
 from app.store.db import create_db_engine
-from app.store.tables import audit_events
+from app.store.tables import audit_checkpoints, audit_events, audit_head, utcnow
 from tests.helpers import CLI, chat, cli_env, plan, rows
 
 
@@ -176,3 +179,110 @@ def test_audit_tail(client, model, backend):
                          text=True, timeout=60)
     lines = out.stdout.strip().splitlines()
     assert out.returncode == 0 and len(lines) == 3 and '"kind": "response"' in lines[-1]
+
+
+def test_archive_while_turns_are_written_keeps_the_chain_verifiable(make_client, model, engine, backend,
+                                                                   tmp_path):
+    """Batches of the oldest events move to files while turns append and verifiers read:
+    every verification, during and after, finds the checkpoint and the head agreeing. The
+    archiver and the verifier have engines of their own, as other processes would."""
+    _, url, _ = backend
+    archiver, verifier_engine = create_db_engine(url), create_db_engine(url)
+    client = make_client(turn_concurrency=4)
+    model.steps.clear()
+    model.repeat_last = True
+    model.push(plan("hi", ("list_dir", {})))
+    traffic_done = threading.Event()
+    seen: list = []
+
+    def turns():
+        try:
+            for i in range(30):
+                chat(client, f"q{i}", session_id=f"c{i % 3}")
+        finally:
+            traffic_done.set()
+
+    def verifier():
+        while not traffic_done.is_set():
+            seen.append(verify(verifier_engine)[1])
+
+    with ThreadPoolExecutor(4) as pool:
+        writers = [pool.submit(turns), pool.submit(turns)]
+        checker = pool.submit(verifier)
+        files = []
+        while not traffic_done.is_set():
+            out = tmp_path / f"part{len(files)}.jsonl"
+            archive(archiver, utcnow(), out, batch=7)
+            files.append(out)
+        for future in writers + [checker]:
+            future.result()
+    files.append(tmp_path / "last.jsonl")
+    archive(archiver, utcnow(), files[-1], batch=7)
+    archiver.dispose()
+    verifier_engine.dispose()
+    assert seen and all(broken is None for broken in seen)
+    result = verify_chain(engine)
+    assert result.broken is None and result.checkpoint is not None
+    archived = sum(verify_archive(f).checked for f in files if f.exists())
+    with engine.connect() as conn:
+        head = conn.execute(sa.select(audit_head)).one()
+    assert archived + result.checked == head.events >= 60 * 5
+    assert archived == result.checkpoint.chain_events
+    for f in files:
+        assert not f.exists() or verify_archive(f).broken is None
+
+
+@pytest.mark.slow
+def test_audit_archive_and_verify_from_the_checkpoint(client, model, engine, backend, tmp_path):
+    _, url, _ = backend
+    run = lambda *args: subprocess.run(CLI + ["audit", *args], cwd=tmp_path, env=cli_env(DB_URL=url),
+                                       capture_output=True, text=True, timeout=60)
+    traffic(client, model, 3)
+    cut = utcnow()
+    old_ids = [e["id"] for e in rows(engine, "audit_events")]
+    old = len(old_ids)
+    traffic(client, model, 2)
+    newer = len(rows(engine, "audit_events")) - old
+
+    for bad in (["--before", "last tuesday"], []):
+        refused = run("archive", *bad)
+        assert refused.returncode == 2 and "--before" in refused.stderr and "Traceback" not in refused.stderr
+    done = run("archive", "--before", cut.isoformat(), "--out", "old.jsonl")
+    assert done.returncode == 0 and f"archived {old} audit events" in done.stdout, done.stderr
+    assert len(rows(engine, "audit_events")) == newer
+    again = run("archive", "--before", cut.isoformat(), "--out", "old.jsonl")
+    assert again.returncode == 2 and "exists" in again.stderr
+
+    verified = run("verify")
+    archive_path = str((tmp_path / "old.jsonl").resolve())
+    assert verified.returncode == 0, verified.stdout
+    assert (f"verified {newer} events after the checkpoint of {cut.date().isoformat()} "
+            f"(event {old_ids[-1]}, archived to {archive_path})") in verified.stdout
+    checked = run("verify", "--archive", "old.jsonl")
+    assert checked.returncode == 0 and f"{old} events" in checked.stdout and "start of the chain" in checked.stdout
+
+    lines = (tmp_path / "old.jsonl").read_text().splitlines()
+    edited = json.loads(lines[2])
+    edited["data"]["text"] = "something else"
+    (tmp_path / "edited.jsonl").write_text("\n".join(lines[:2] + [json.dumps(edited)] + lines[3:]) + "\n")
+    broken = run("verify", "--archive", "edited.jsonl")
+    assert broken.returncode == 1 and "line 3" in broken.stdout and "edited" in broken.stdout
+    (tmp_path / "cut.jsonl").write_text("\n".join(lines[:4] + lines[5:]) + "\n")
+    broken = run("verify", "--archive", "cut.jsonl")
+    assert broken.returncode == 1 and "line 5" in broken.stdout and "removed" in broken.stdout
+    (tmp_path / "junk.jsonl").write_bytes(b"\xff\xfe not json\n")
+    assert "Traceback" not in run("verify", "--archive", "junk.jsonl").stderr
+    missing = run("verify", "--archive", "nowhere.jsonl")
+    assert missing.returncode == 2 and "Traceback" not in missing.stderr
+
+    first_left = rows(engine, "audit_events")[0]
+    with engine.begin() as conn:  # the first event after the checkpoint is edited
+        conn.execute(sa.update(audit_events).where(audit_events.c.id == first_left["id"]).values(
+            data={"text": "rewritten"}))
+    tampered = run("verify")
+    assert tampered.returncode == 1 and f"event {first_left['id']}" in tampered.stdout
+    with engine.begin() as conn:
+        conn.execute(sa.update(audit_events).where(audit_events.c.id == first_left["id"]).values(
+            data=first_left["data"]))
+        conn.execute(sa.delete(audit_checkpoints))  # the checkpoint is removed
+    assert run("verify").returncode == 1

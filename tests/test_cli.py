@@ -124,3 +124,28 @@ def test_purge_keeps_a_week_and_unfinished_deliveries(backend, engine, tmp_path)
     with engine.connect() as conn:
         left = {r.message_id for r in conn.execute(sa.select(dedupe_messages.c.message_id))}
     assert left == {"old-open", "recent"}
+
+
+def test_purge_removes_old_conversation_messages(backend, engine, tmp_path):
+    from datetime import timedelta
+
+    from app.store.tables import messages, utcnow
+
+    _, url, _ = backend
+    now = utcnow()
+    base = dict(channel="web", session_id="s", request_id="r", role="user", content="hello")
+    with engine.begin() as conn:
+        conn.execute(sa.insert(messages), [{**base, "created_at": now - timedelta(days=days)}
+                                           for days in (400, 100, 89, 1)])
+    kept = subprocess.run(CLI + ["purge"], cwd=tmp_path, env=cli_env(DB_URL=url, MESSAGES_KEEP_DAYS="0"),
+                          capture_output=True, text=True, timeout=60)
+    assert kept.returncode == 0 and "kept for ever" in kept.stdout
+    done = subprocess.run(CLI + ["purge"], cwd=tmp_path, env=cli_env(DB_URL=url), capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0 and "removed 2 conversation messages older than 90 days" in done.stdout
+    with engine.connect() as conn:
+        ages = sorted((now - r.created_at).days for r in conn.execute(sa.select(messages.c.created_at)))
+    assert ages == [1, 89]
+    shorter = subprocess.run(CLI + ["purge"], cwd=tmp_path, env=cli_env(DB_URL=url, MESSAGES_KEEP_DAYS="30"),
+                             capture_output=True, text=True, timeout=60)
+    assert "removed 1 conversation messages older than 30 days" in shorter.stdout

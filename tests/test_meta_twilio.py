@@ -1,13 +1,18 @@
 """The WhatsApp Cloud API webhook (against a local fake Graph API) and Twilio."""
 
+import base64
 import hashlib
 import hmac
 import json
+import logging
+import time
+from http.server import BaseHTTPRequestHandler
+from urllib.parse import parse_qsl
 
 import pytest
 from twilio.request_validator import RequestValidator
 
-from tests.fake_http import RecordingServer
+from tests.fake_http import LoopbackServer, RecordingServer, send_json
 from tests.helpers import plan, rows
 
 APP_SECRET, VERIFY = "meta-app-secret", "verify-me"
@@ -156,3 +161,114 @@ def test_twilio_behind_a_proxy_uses_the_public_url(make_client, model):
     model.push(plan("ok"))
     params = {"MessageSid": "SM9", "From": "+1", "Body": "hello"}
     assert twilio_post(client, params, url="https://bot.example.com/provider/twilio").status_code == 200
+
+
+class TwilioMessagesApi(LoopbackServer):
+    """A stand-in for Twilio's Messages API: records each form post, answers the next status."""
+
+    def __init__(self) -> None:
+        self.requests: list[dict] = []
+        self.statuses: list[int] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                status = outer.statuses.pop(0) if outer.statuses else 201
+                outer.requests.append({"path": self.path, "auth": self.headers.get("Authorization"),
+                                       "form": dict(parse_qsl(raw.decode())), "status": status})
+                send_json(self, status, {"sid": "SMsent"} if status == 201 else {"code": 20003})
+
+        self._serve(Handler)
+
+
+@pytest.fixture
+def twilio_api():
+    with TwilioMessagesApi() as server:
+        yield server
+
+
+def slow(reply: str, seconds: float):
+    """A scripted model step that takes `seconds` to answer."""
+    def step(messages, schema):
+        time.sleep(seconds)
+        return json.dumps(plan(reply))
+    return step
+
+
+def _until(condition, seconds=10):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and not condition():
+        time.sleep(0.05)
+    return condition()
+
+
+def test_twilio_slow_turn_gets_empty_twiml_then_the_messages_api(make_client, model, twilio_api, engine):
+    client = make_client(twilio_auth_token=TOKEN, twilio_account_sid="AC123", twilio_api_url=twilio_api.url,
+                         twilio_reply_within_sec=0.5)
+    model.push(slow("Sorry for the wait", 1.5))
+    params = {"MessageSid": "SMslow", "From": "whatsapp:+14155550100", "To": "whatsapp:+14155559999",
+              "Body": "hello"}
+    started = time.monotonic()
+    response = twilio_post(client, params)
+    assert time.monotonic() - started < 1.4  # answered before the model was done
+    assert response.status_code == 200 and response.headers["content-type"].startswith("application/xml")
+    assert "<Response></Response>" in response.text and "<Message>" not in response.text
+    assert twilio_api.requests == []  # not yet: the model is still thinking
+
+    assert _until(lambda: len(twilio_api.requests) == 1)
+    [sent] = twilio_api.requests
+    assert sent["path"] == "/2010-04-01/Accounts/AC123/Messages.json"
+    assert sent["auth"] == "Basic " + base64.b64encode(f"AC123:{TOKEN}".encode()).decode()
+    assert sent["form"] == {"To": "whatsapp:+14155550100", "From": "whatsapp:+14155559999",
+                            "Body": "Sorry for the wait"}
+    assert _until(lambda: rows(engine, "audit_events", kind="reply_sent"))
+    [row] = rows(engine, "dedupe_messages")
+    assert row["status"] == "done" and row["response"]["reply"] == "Sorry for the wait"
+
+    again = twilio_post(client, params)  # Twilio delivers it again: answered once, not twice
+    assert again.status_code == 200 and "<Message>" not in again.text
+    assert client.app.state.runtime.deliveries.drain(10)
+    assert len(model.calls) == 1 and len(twilio_api.requests) == 1
+
+
+def test_twilio_fast_turn_is_answered_in_the_twiml_only(make_client, model, twilio_api):
+    client = make_client(twilio_auth_token=TOKEN, twilio_account_sid="AC123", twilio_api_url=twilio_api.url,
+                         twilio_reply_within_sec=5)
+    model.push(plan("quick"))
+    params = {"MessageSid": "SMfast", "From": "+14155550100", "To": "+14155559999", "Body": "hello"}
+    assert "<Message>quick</Message>" in twilio_post(client, params).text
+    assert "<Message>quick</Message>" in twilio_post(client, params).text  # the repeat: the same answer
+    assert client.app.state.runtime.deliveries.drain(10)
+    assert twilio_api.requests == [] and len(model.calls) == 1
+
+
+def test_twilio_late_reply_is_retried_then_recorded(make_client, model, twilio_api, engine):
+    client = make_client(twilio_auth_token=TOKEN, twilio_account_sid="AC123", twilio_api_url=twilio_api.url,
+                         twilio_reply_within_sec=0.2)
+    twilio_api.statuses = [503, 429, 201, 400]
+    model.push(slow("eventually", 0.6), slow("refused", 0.6))
+    twilio_post(client, {"MessageSid": "SMa", "From": "+1", "To": "+2", "Body": "one"})
+    twilio_post(client, {"MessageSid": "SMb", "From": "+1", "To": "+2", "Body": "two"})
+    assert client.app.state.runtime.deliveries.drain(10)
+    assert [r["status"] for r in twilio_api.requests] == [503, 429, 201, 400]
+    assert len(rows(engine, "audit_events", kind="reply_sent")) == 1
+    [failed] = rows(engine, "audit_events", kind="reply_failed")
+    assert "HTTP 400" in failed["data"]["error"]
+    assert {r["status"] for r in rows(engine, "dedupe_messages")} == {"done"}
+
+
+def test_twilio_late_reply_without_an_account_sid_is_said(make_client, model, engine, caplog):
+    with caplog.at_level(logging.WARNING, logger="llm_planner.deliveries"):
+        client = make_client(twilio_auth_token=TOKEN, twilio_reply_within_sec=0.2)
+    assert "TWILIO_ACCOUNT_SID is not set" in caplog.text
+    model.push(slow("nobody hears this", 0.6))
+    response = twilio_post(client, {"MessageSid": "SMx", "From": "+1", "To": "+2", "Body": "hi"})
+    assert response.status_code == 200 and "<Message>" not in response.text
+    assert client.app.state.runtime.deliveries.drain(10)
+    [failed] = rows(engine, "audit_events", kind="reply_failed")
+    assert "TWILIO_ACCOUNT_SID" in failed["data"]["error"]
+    assert rows(engine, "dedupe_messages")[0]["response"]["reply"] == "nobody hears this"

@@ -7,6 +7,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
@@ -141,21 +142,50 @@ def record(engine: Engine, kind: AuditKind, *, request_id: str | None = None, ch
     trail.flush_now(engine)
 
 
+@dataclass
+class Verification:
+    checked: int  # events verified
+    broken: dict | None  # the first broken link: {"id", "problem"}
+    checkpoint: Any = None  # where the chain was verified from, when its start was archived
+
+
+def link_problem(prev: str, event) -> str | None:
+    """What is wrong with `event` as the link after the hash `prev`, or None."""
+    get = event.get if isinstance(event, dict) else lambda key: getattr(event, key)
+    if get("prev_hash") != prev:
+        return "does not follow the event before it (an event was removed, inserted or reordered)"
+    if event_hash(prev, event) != get("hash"):
+        return "its content does not match its hash (edited)"
+    return None
+
+
+def verify_chain(engine: Engine) -> Verification:
+    """Walk the chain from its start, or from the newest checkpoint when its oldest events
+    were archived; all of it read as of one moment."""
+    with repository.snapshot(engine) as conn:
+        checkpoint = repository.latest_checkpoint(conn)
+        prev, before = (checkpoint.last_hash, checkpoint.chain_events) if checkpoint else (GENESIS, 0)
+        oldest = repository.first_id(conn)
+        if checkpoint and oldest is not None and oldest <= checkpoint.last_event_id:
+            return Verification(0, {"id": oldest, "problem": "lies in the archived range: it was "
+                                    "inserted, or the checkpoint moved, after the archive"}, checkpoint)
+        checked = 0
+        for row in repository.in_order(conn, after=checkpoint.last_event_id if checkpoint else 0):
+            problem = link_problem(prev, row)
+            if problem:
+                return Verification(checked, {"id": row.id, "problem": problem}, checkpoint)
+            prev, checked = row.hash, checked + 1
+        head = repository.head(conn)
+    if head.last_hash != prev or head.events != before + checked:
+        return Verification(checked, {"id": None, "problem": f"the newest events are missing: the head "
+                                      f"records {head.events - before} events, {checked} are there"}, checkpoint)
+    return Verification(checked, None, checkpoint)
+
+
 def verify(engine: Engine) -> tuple[int, dict | None]:
     """(events checked, the first broken link or None)."""
-    prev, checked = GENESIS, 0
-    for row in repository.in_order(engine):
-        if row.prev_hash != prev:
-            return checked, {"id": row.id, "problem": "does not follow the event before it "
-                             "(an event was removed, inserted or reordered)"}
-        if event_hash(prev, row) != row.hash:
-            return checked, {"id": row.id, "problem": "its content does not match its hash (edited)"}
-        prev, checked = row.hash, checked + 1
-    head = repository.head(engine)
-    if head.last_hash != prev or head.events != checked:
-        return checked, {"id": None, "problem": f"the newest events are missing: the head records "
-                         f"{head.events} events, {checked} are there"}
-    return checked, None
+    result = verify_chain(engine)
+    return result.checked, result.broken
 
 
 def query(engine: Engine, *, session_id: str | None = None, request_id: str | None = None,

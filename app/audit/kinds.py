@@ -24,7 +24,9 @@ class AuditKind(StrEnum):
     CONFIRMATION_REQUESTED = "confirmation_requested"
     CONFIRMATION_CONSUMED = "confirmation_consumed"
     CONFIRMATION_CANCELLED = "confirmation_cancelled"
-    CONFIRMATION_REJECTED = "confirmation_rejected"
+    CONFIRMATION_REJECTED = "confirmation_rejected"  # a refused token, or an operator's rejection (rejected_by)
+    CONFIRMATION_APPROVED = "confirmation_approved"  # an operator's approval (approved_by)
+    SESSION_UNLOCKED = "session_unlocked"  # an operator cleared the wrong-code lock (unlocked_by)
     # deliveries
     DUPLICATE_DELIVERY = "duplicate_delivery"
     DELIVERY_RECOVERED = "delivery_recovered"

@@ -1,8 +1,10 @@
-"""The audit tables' statements: appending to the chain, reading it back."""
+"""The audit tables' statements: appending to the chain, reading it back, moving its oldest
+events out to an archive behind a checkpoint."""
 
 from __future__ import annotations
 
 import weakref
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, Callable, Iterator
 
@@ -10,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from app.store.direct import Direct
-from app.store.tables import audit_events, audit_head
+from app.store.tables import audit_checkpoints, audit_events, audit_head
 
 _HEAD = audit_head.c
 _HEAD_FOR_UPDATE = sa.select(_HEAD.last_hash).where(_HEAD.id == 1).with_for_update()
@@ -52,22 +54,67 @@ def append(conn: Connection, events: list[dict[str, Any]], chain: Callable[[str,
     _last_written[engine] = new
 
 
-def in_order(engine: Engine, batch: int = 2000) -> Iterator[Any]:
-    """Every event, oldest first, read in batches."""
-    last_id = 0
+@contextmanager
+def snapshot(engine: Engine) -> Iterator[Connection]:
+    """One read transaction: the events, the checkpoint and the head as of one moment, while
+    turns go on appending and an archive goes on removing. (pysqlite begins no transaction
+    for a SELECT, so on SQLite it is begun here; InnoDB's repeatable read does the rest.)"""
     with engine.connect() as conn:
-        while True:
-            rows = conn.execute(sa.select(audit_events).where(audit_events.c.id > last_id)
-                                .order_by(audit_events.c.id).limit(batch)).all()
-            yield from rows
-            if len(rows) < batch:
-                return
-            last_id = rows[-1].id
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql("BEGIN")
+        yield conn
 
 
-def head(engine: Engine) -> Any:
-    with engine.connect() as conn:
-        return conn.execute(sa.select(audit_head)).one()
+def in_order(conn: Connection, after: int = 0, batch: int = 2000) -> Iterator[Any]:
+    """Every event after the id `after`, oldest first, read in batches."""
+    while True:
+        rows = events_after(conn, after, batch)
+        yield from rows
+        if len(rows) < batch:
+            return
+        after = rows[-1].id
+
+
+def events_after(conn: Connection, after: int, limit: int) -> list[Any]:
+    return conn.execute(sa.select(audit_events).where(audit_events.c.id > after)
+                        .order_by(audit_events.c.id).limit(limit)).all()
+
+
+def newest_id(conn: Connection) -> int | None:
+    return conn.execute(sa.select(sa.func.max(audit_events.c.id))).scalar()
+
+
+def first_id(conn: Connection) -> int | None:
+    return conn.execute(sa.select(sa.func.min(audit_events.c.id))).scalar()
+
+
+def head(conn: Connection) -> Any:
+    return conn.execute(sa.select(audit_head)).one()
+
+
+def lock_head(conn: Connection) -> None:
+    """Hold the head's row lock (on SQLite, the database's write lock) until the commit:
+    no event is appended meanwhile."""
+    conn.execute(sa.update(audit_head).where(_HEAD.id == 1).values(events=_HEAD.events))
+
+
+def latest_checkpoint(conn: Connection) -> Any:
+    t = audit_checkpoints
+    return conn.execute(sa.select(t).order_by(t.c.last_event_id.desc()).limit(1)).first()
+
+
+def remove_events(conn: Connection, after: int, through: int) -> int:
+    t = audit_events
+    return conn.execute(sa.delete(t).where(t.c.id > after, t.c.id <= through)).rowcount
+
+
+def add_checkpoint(conn: Connection, **values: Any) -> int:
+    return conn.execute(sa.insert(audit_checkpoints).values(**values)).inserted_primary_key[0]
+
+
+def extend_checkpoint(conn: Connection, checkpoint_id: int, added: int, **values: Any) -> None:
+    t = audit_checkpoints
+    conn.execute(sa.update(t).where(t.c.id == checkpoint_id).values(events=t.c.events + added, **values))
 
 
 def newest(engine: Engine, *, session_id: str | None, request_id: str | None, kind: str | None,

@@ -1,4 +1,6 @@
-"""Twilio (SMS and WhatsApp): a signed form post in, TwiML out."""
+"""Twilio (SMS and WhatsApp): a signed form post in, TwiML out. Twilio waits about 15 s: a
+turn not done within TWILIO_REPLY_WITHIN_SEC is answered with an empty TwiML, and its reply
+sent through Twilio's Messages API when it is ready."""
 
 from __future__ import annotations
 
@@ -11,9 +13,10 @@ from fastapi.responses import Response
 
 from app.channel import Channel
 from app.channels.signatures import verify_twilio
-from app.channels.webhooks import limited_answer, still_processing, verified_body
+from app.channels.webhooks import still_processing, verified_body
 from app.http.bodies import error_responses
-from app.http.deps import RuntimeDep, off_loop
+from app.http.deps import RuntimeDep, enforce_rate, off_loop
+from app.runtime import Runtime
 
 router = APIRouter(tags=["channels"])
 
@@ -26,8 +29,19 @@ def signed_url(request: Request, public_base_url: str | None) -> str:
     return public_base_url.rstrip("/") + request.url.path + query
 
 
-def twiml(text: str) -> str:
-    return f'<?xml version="1.0" encoding="UTF-8"?><Response><Message>{escape(text[:1600])}</Message></Response>'
+def twiml(text: str | None) -> str:
+    """The answer as TwiML; None: an empty one (nothing to send now)."""
+    message = "" if text is None else f"<Message>{escape(text[:1600])}</Message>"
+    return f'<?xml version="1.0" encoding="UTF-8"?><Response>{message}</Response>'
+
+
+def _answer(runtime: Runtime, request: Request, response: Response, form: dict) -> dict | None:
+    sender = form["From"][:128]
+    enforce_rate(request, response, runtime, [("session", f"{Channel.TWILIO}:{sender}")])
+    # The late reply goes from the number the person wrote to.
+    return runtime.deliveries.answer_within(
+        Channel.TWILIO, form["MessageSid"][:191], sender, form["Body"][:10000],
+        reply_to={"from": form.get("To", "")[:128]}, seconds=runtime.settings.twilio_reply_within_sec)
 
 
 @router.post("/provider/twilio", response_class=Response, responses={
@@ -50,9 +64,8 @@ async def twilio_inbound(request: Request, response: Response, runtime: RuntimeD
     if missing:
         raise RequestValidationError([{"loc": ("body", name), "type": "missing", "msg": "Field required"}
                                       for name in missing])
-    answer = await off_loop(runtime, limited_answer, runtime, request, response, Channel.TWILIO,
-                            form["MessageSid"][:191], form["From"][:128], form["Body"][:10000])
+    answer = await off_loop(runtime, _answer, runtime, request, response, form)
     if answer is None:
         return still_processing()
-    return Response(twiml(answer["reply"]), media_type="application/xml")
+    return Response(twiml(None if answer.get("late") else answer["reply"]), media_type="application/xml")
 

@@ -1,4 +1,4 @@
-"""`llm-planner`: serve, worker, migrate, tools, eval, audit, purge, task."""
+"""`llm-planner`: serve, worker, migrate, tools, eval, audit, purge, task, confirmations, confirm, sessions."""
 
 from __future__ import annotations
 
@@ -6,13 +6,22 @@ import argparse
 import logging
 import sys
 
-from app.cli import audit, database, serve, tasks, tools, worker
+from app.cli import (
+    audit,
+    confirmations,
+    database,
+    serve,
+    sessions,
+    tasks,
+    tools,
+    worker,
+)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="llm-planner", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    for group in (serve, worker, database, tools, audit, tasks):
+    for group in (serve, worker, database, tools, audit, tasks, confirmations, sessions):
         group.add(sub)
     args = parser.parse_args(argv)
     if args.command in ("serve", "worker"):

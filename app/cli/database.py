@@ -17,6 +17,7 @@ def cmd_migrate(args) -> int:
 
 
 def cmd_purge(args) -> int:
+    from app.conversations.purge import purge_messages
     from app.deliveries.inbox import Inbox
     from app.store.db import create_db_engine
 
@@ -25,14 +26,21 @@ def cmd_purge(args) -> int:
     if days < 7:
         print("dedupe rows are kept at least 7 days", file=sys.stderr)
         return 2
-    removed = Inbox(create_db_engine(settings.db_url), settings.inbox_lease_sec, 0).purge(days)
+    engine = create_db_engine(settings.db_url)
+    removed = Inbox(engine, settings.inbox_lease_sec, 0).purge(days)
     print(f"removed {removed} answered deliveries older than {days} days")
+    keep = settings.messages_keep_days
+    if keep:
+        print(f"removed {purge_messages(engine, keep)} conversation messages older than {keep} days")
+    else:
+        print("conversation messages are kept for ever (MESSAGES_KEEP_DAYS=0)")
     return 0
 
 
 def add(sub) -> None:
     migrate = sub.add_parser("migrate", help="bring DB_URL to the current schema (alembic upgrade head)")
     migrate.set_defaults(func=cmd_migrate)
-    purge = sub.add_parser("purge", help="delete answered webhook deliveries older than N days (>= 7)")
+    purge = sub.add_parser("purge", help="delete answered webhook deliveries older than N days (>= 7) "
+                                                "and conversation messages older than MESSAGES_KEEP_DAYS")
     purge.add_argument("--days", type=int)
     purge.set_defaults(func=cmd_purge)

@@ -53,9 +53,11 @@ class Inbox:
             return stored, True
         return repository.get(self.engine, channel, message_id), False
 
-    def complete(self, delivery: Delivery, response: dict) -> None:
-        repository.complete(self.engine, delivery.id, response)
+    def complete(self, delivery: Delivery, response: dict, reply_to: dict | None = None) -> None:
+        repository.complete(self.engine, delivery.id, response, reply_to)
         delivery.status, delivery.response = DeliveryStatus.DONE, response
+        if reply_to is not None:
+            delivery.reply_to = reply_to
 
     def takeover(self, delivery: Delivery) -> bool:
         """Claim an unfinished delivery from its (gone or expired) owner; one caller wins."""

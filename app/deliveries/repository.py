@@ -58,10 +58,13 @@ def get(engine: Engine, channel: str, message_id: str) -> Delivery:
     return _delivery(row)
 
 
-def complete(engine: Engine, delivery_id: int, response: dict) -> None:
+def complete(engine: Engine, delivery_id: int, response: dict, reply_to: dict | None = None) -> None:
+    """Store the answer (and, when given, what became of the reply: see Deliveries)."""
+    values = dict(status=DeliveryStatus.DONE.value, response=response, updated_at=utcnow())
+    if reply_to is not None:
+        values["reply_to"] = reply_to
     with engine.begin() as conn:
-        conn.execute(sa.update(dm).where(dm.c.id == delivery_id).values(
-            status=DeliveryStatus.DONE.value, response=response, updated_at=utcnow()))
+        conn.execute(sa.update(dm).where(dm.c.id == delivery_id).values(**values))
 
 
 def take_over(engine: Engine, delivery_id: int, from_owner: str, to_owner: str) -> bool:

@@ -90,6 +90,7 @@ messages = sa.Table(
     sa.Column("content", sa.Text, nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Index("ix_messages_conversation", "channel", "session_id", "id"),
+    sa.Index("ix_messages_created_at", "created_at"),  # the purge finds old ones by age
 )
 
 # Every inbound delivery, stored before it is acknowledged: the unique key is the dedupe,
@@ -156,5 +157,25 @@ pending_confirmations = sa.Table(
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("expires_at", UtcDateTime, nullable=False),
     sa.Column("resolved_at", UtcDateTime, nullable=True),
+    # The operator who approved or rejected it (`llm-planner confirm ID --by NAME`); none
+    # when the session's own person sent `confirm <token>`.
+    sa.Column("resolved_by", sa.String(128), nullable=True),
     sa.Index("ix_pending_confirmations_session", "channel", "session_id", "short_code"),
+)
+
+# Where the chain resumes after the oldest events were archived to a file: each row holds
+# the archived range's last event (id and hash), how many events the range held and how
+# many the chain has held up to it. The newest row is where `audit verify` starts.
+audit_checkpoints = sa.Table(
+    "audit_checkpoints",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("first_event_id", sa.BigInteger, nullable=False),
+    sa.Column("last_event_id", sa.BigInteger, nullable=False, unique=True),
+    sa.Column("last_hash", sa.String(64), nullable=False),
+    sa.Column("events", sa.BigInteger, nullable=False),  # in this range
+    sa.Column("chain_events", sa.BigInteger, nullable=False),  # in the chain, up to and including it
+    sa.Column("before", UtcDateTime, nullable=False),  # the archive's cut: events older than this
+    sa.Column("archived_to", sa.String(1024), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
 )

@@ -1,7 +1,7 @@
 """tasks: the queue (tasks with their leases), updates, the step journal, answered calls, workspaces
 
 Revision ID: 0003
-Revises: 0001
+Revises: 0002
 Create Date: 2026-12-01 21:27:59.971170
 """
 from alembic import op
@@ -10,7 +10,7 @@ import app.store.tables
 
 
 revision = '0003'
-down_revision = '0001'
+down_revision = '0002'
 branch_labels = None
 depends_on = None
 
