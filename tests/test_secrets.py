@@ -174,3 +174,19 @@ def test_a_class_tool_declares_its_secrets():
         secret_args = ("pin",)
 
     assert Unlock.as_tool().masked({"pin": "9876"}) == {"pin": "[secret]"}
+
+
+def test_an_operator_approval_runs_a_sealed_call_with_its_real_value(client, engine):
+    """`llm-planner confirm ID` on a parked call with a secret argument: the seal is opened to
+    run it (the tool gets the real code), and the code is still nowhere on record."""
+    from app.confirmations.approvals import approve
+    from tests.helpers import chat, rows
+
+    parked = chat(client, "/verify_customer_email email=ana@example.com code=731904")
+    assert parked["status"] == "awaiting_confirmation"
+    [pending] = rows(engine, "pending_confirmations")
+    decided, execution = approve(client.app.state.runtime, pending["id"], "maria")
+    assert "invalid arguments" not in (execution.error or "")  # the real, unsealed arguments reached the tool
+    assert "no pending verification" in execution.error
+    for table in ("pending_confirmations", "audit_events", "messages"):
+        assert "731904" not in repr(rows(engine, table)), table

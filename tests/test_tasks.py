@@ -214,3 +214,36 @@ def test_a_chat_starts_a_task_once_confirmed_and_reads_it(tasks_client, model):
     assert unknown["status"] == "error" and "nope" in unknown["reply"]
     # Inside a task there is no create_task: a task does not start tasks.
     assert "create_task" not in model.calls[-1]["messages"][0]["content"]
+
+
+def test_an_operator_approves_a_tasks_call_by_its_id(tasks_client, model, engine, workspace):
+    """`llm-planner confirm ID` (the console, later) on a task's parked call: recorded for the
+    task, whose worker runs it in the task's folder, once."""
+    from app.confirmations.approvals import NotPending, approve
+
+    plugins = workspace.parent / "plugins"
+    plugins.mkdir()
+    (plugins / "stamp.py").write_text(
+        "from app.tools import ToolArgs, tool\n"
+        "class A(ToolArgs):\n    pass\n"
+        "@tool(permissions=['write'], tag='write')\n"
+        "def stamp(args: A, ctx):\n"
+        "    'Writes a stamp in the folder it is handed.'\n"
+        "    (ctx.workspace.root / 'stamp.txt').open('a').write('x')\n"
+        "    return {'folder': str(ctx.workspace.root)}\n")
+    model.push(plan("Stamping.", ("stamp", {})), plan("Done.", ("finish_task", {"summary": "ok", "files": []})))
+    client = tasks_client(plugins_dir=plugins)
+    task = create(client)
+    wait_for(client, task["id"], "awaiting_confirmation")
+    [pending] = rows(engine, "pending_confirmations")
+    runtime = client.app.state.runtime
+    decided, execution = approve(runtime, pending["id"], "maria")
+    assert execution is None  # not run here: the task's worker runs it
+    done = wait_for(client, task["id"], "complete", "failed")
+    assert done["status"] == "complete"
+    assert (workspace / task["workspace"] / "stamp.txt").read_text() == "x"  # in the task's folder, once
+    assert not (workspace / "stamp.txt").exists()
+    with pytest.raises(NotPending, match="maria"):
+        approve(runtime, pending["id"], "juan")
+    [event] = rows(engine, "audit_events", kind="confirmation_approved")
+    assert event["data"]["approved_by"] == "maria" and event["session_id"] == task["id"]

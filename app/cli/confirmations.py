@@ -43,12 +43,18 @@ def cmd_list(args) -> int:
 
 def cmd_cancel(args) -> int:
     from app.confirmations.approvals import NotPending, reject
-    from app.store.db import create_db_engine
+    from app.runtime import Runtime
+    from app.tools.policy import PolicyError
 
     settings = load_settings()
     by = _operator(args.by)
     try:
-        decided = reject(create_db_engine(settings.db_url), args.id, by, args.reason)
+        runtime = Runtime(settings)
+    except PolicyError as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    try:
+        decided = reject(runtime, args.id, by, args.reason)
     except NotPending as exc:
         print(str(exc), file=sys.stderr)
         return 1
@@ -74,6 +80,10 @@ def cmd_confirm(args) -> int:
     except NotPending as exc:
         print(str(exc), file=sys.stderr)
         return 1
+    if execution is None:
+        print(f"approved {decided.row.tool_name} ({args.id}) of task {decided.row.session_id}, by {by}: "
+              "the task's worker runs it next, in the task's folder")
+        return 0
     print(f"approved {execution.tool_name} ({args.id}) of session {decided.row.session_id} "
           f"on {decided.row.channel}, by {by}: {execution.status}")
     if execution.error:

@@ -8,15 +8,17 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from app.audit.chain import AuditTrail, record
 from app.audit.kinds import AuditKind
+from app.channel import Channel
 from app.confirmations import repository
 from app.confirmations.repository import ConfirmationStatus
+from app.confirmations.sealing import SealBroken, Sealer
 from app.confirmations.tokens import args_hash
 from app.store.tables import pending_confirmations as pc
 from app.store.tables import sessions, utcnow
@@ -51,21 +53,31 @@ def pending(engine: Engine, session_id: str | None = None, everything: bool = Fa
         return conn.execute(query.order_by(pc.c.id).limit(limit)).all()
 
 
-def approve(runtime, confirmation_id: int, by: str, reason: str | None = None) -> tuple[Decided, ToolExecution]:
+def approve(runtime, confirmation_id: int, by: str, reason: str | None = None
+            ) -> tuple[Decided, ToolExecution | None]:
     """Take the parked call (once) and run it through the executor, as `confirm <token>`
-    would in its session; both on record."""
-    decided = _decide(runtime.engine, confirmation_id, by, ConfirmationStatus.CONSUMED, reason)
-    row, deps = decided.row, runtime.conversations.deps
+    would in its session; both on record. A task's call is not run here: it is recorded for
+    the task, whose worker runs it in the task's folder before it plans again (None)."""
+    deps = runtime.conversations.deps
+    sealer = deps.confirmations.sealer
+    decided = _decide(runtime.engine, sealer, confirmation_id, by, ConfirmationStatus.CONSUMED, reason,
+                      also=runtime.tasks.decided_elsewhere)
+    row = decided.row
+    if row.channel == Channel.TASK:
+        return decided, None
+    args, shown = sealer.open(row.args)
     # Checked again at run time: the allowlist or BLOCKED_PERMISSIONS may have changed.
-    prepared = deps.executor.prepare(row.tool_name, row.args, row.channel)
+    prepared = deps.executor.prepare(row.tool_name, args, row.channel)
     if isinstance(prepared, ToolExecution):
         execution = prepared
     else:
         ctx = ToolContext(workspace=deps.workspace, settings=deps.settings, records=deps.records,
                           request_id=decided.request_id, session_id=row.session_id,
-                          max_output_size=deps.settings.max_output_size)
+                          max_output_size=deps.settings.max_output_size, language=deps.texts.language,
+                          tasks=deps.task_desk)
         execution = deps.executor.run(prepared, ctx)
     trail = AuditTrail(decided.request_id, row.channel, row.session_id)
+    trail.hide(str(args[name]) for name in args if shown.get(name) != args[name])
     trail.add(AuditKind.TOOL_EXECUTION, tool=execution.tool_name, args=execution.args, status=execution.status,
               output=execution.output, error=execution.error, duration_ms=execution.duration_ms,
               approved_by=by)
@@ -73,24 +85,31 @@ def approve(runtime, confirmation_id: int, by: str, reason: str | None = None) -
     return decided, execution
 
 
-def reject(engine: Engine, confirmation_id: int, by: str, reason: str | None = None) -> Decided:
-    return _decide(engine, confirmation_id, by, ConfirmationStatus.CANCELLED, reason)
+def reject(runtime, confirmation_id: int, by: str, reason: str | None = None) -> Decided:
+    return _decide(runtime.engine, runtime.conversations.deps.confirmations.sealer, confirmation_id, by,
+                   ConfirmationStatus.CANCELLED, reason, also=runtime.tasks.decided_elsewhere)
 
 
-def _decide(engine: Engine, confirmation_id: int, by: str, status: ConfirmationStatus,
-            reason: str | None) -> Decided:
+def _decide(engine: Engine, sealer: Sealer, confirmation_id: int, by: str, status: ConfirmationStatus,
+            reason: str | None, also: Callable[[Connection, Any, bool, str], None] | None = None) -> Decided:
+    """`also(conn, row, approved, by)`: what a task records of the decision, in the same
+    transaction as the claim."""
     approving = status == ConfirmationStatus.CONSUMED
     with engine.connect() as conn:
         row = conn.execute(sa.select(pc).where(pc.c.id == confirmation_id)).one_or_none()
     if row is None:
         raise NotPending(f"no confirmation has the id {confirmation_id}")
-    if args_hash(row.tool_name, row.args) != row.args_hash:
+    try:
+        real, shown = sealer.open(row.args)
+    except SealBroken:
+        real, shown = None, {}
+    if real is None or args_hash(row.tool_name, real) != row.args_hash:
         raise NotPending(f"confirmation {confirmation_id} was altered after it was issued; nothing was run")
     request_id = str(uuid.uuid4())
     trail = AuditTrail(request_id, row.channel, row.session_id)
     decision = {"approved_by": by} if approving else {"rejected_by": by}
     trail.add(AuditKind.CONFIRMATION_APPROVED if approving else AuditKind.CONFIRMATION_REJECTED,
-              confirmation_id=row.id, token_id=row.token_id, tool=row.tool_name, args=row.args, **decision,
+              confirmation_id=row.id, token_id=row.token_id, tool=row.tool_name, args=shown, **decision,
               **({"reason": reason} if reason else {}))
 
     def transaction() -> bool:
@@ -100,6 +119,8 @@ def _decide(engine: Engine, confirmation_id: int, by: str, status: ConfirmationS
                                     args_hash=row.args_hash, new_status=status, now=utcnow()):
                 return False
             conn.execute(sa.update(pc).where(pc.c.token_id == row.token_id).values(resolved_by=by[:128]))
+            if also is not None and row.channel == Channel.TASK:
+                also(conn, row, approving, by)
             trail.flush(conn)  # commits with the decision, before anything runs
         trail.committed()
         return True

@@ -163,12 +163,7 @@ class Tasks:
                 word = "confirmed" if action == "confirm" else "declined"
                 journal.add(UpdateType.CONFIRMATION, f"{parked.tool_name}: {word}",
                             event="given" if action == "confirm" else "refused", tool=parked.tool_name)
-                still_waiting = [p for p in repository.pending_confirmations(conn, task_id, CHANNEL)
-                                 if p.expires_at > utcnow()]
-                if not still_waiting and row.status == TaskStatus.AWAITING_CONFIRMATION:
-                    repository.change(conn, task_id, from_status=frozenset({TaskStatus.AWAITING_CONFIRMATION}),
-                                      status=TaskStatus.QUEUED.value, lease_expires_at=None)
-                    journal.add(UpdateType.STATUS_CHANGE, "queued", status="queued")
+                self._requeue_if_answered(conn, row, journal)
                 journal.flush(conn)
         events = journal.trail.snapshot()
         try:
@@ -179,6 +174,29 @@ class Tasks:
         journal.trail.committed()
         self._wake()
         return self.get(task_id)
+
+    def decided_elsewhere(self, conn, row: Any, approved: bool, by: str) -> None:
+        """An operator decided on a task's parked call by its id (the CLI, the console), in
+        the transaction that took it: recorded as `…/confirm` or `…/cancel` would."""
+        task = repository.get(conn, row.session_id)
+        if task is None:
+            return
+        status = CallStatus.CONFIRMED if approved else CallStatus.DECLINED
+        repository.insert_call(conn, task.id, row.token_id, row.tool_name, row.args, status)  # still sealed
+        word = "confirmed" if approved else "declined"
+        journal = self._journal(task.id, task.agent)
+        journal.add(UpdateType.CONFIRMATION, f"{row.tool_name}: {word} by {by}",
+                    event="given" if approved else "refused", tool=row.tool_name, by=by)
+        self._requeue_if_answered(conn, task, journal)
+        journal.flush(conn)
+        self._wake()
+
+    def _requeue_if_answered(self, conn, task: Any, journal: Journal) -> None:
+        still_waiting = [p for p in repository.pending_confirmations(conn, task.id, CHANNEL) if p.expires_at > utcnow()]
+        if not still_waiting and task.status == TaskStatus.AWAITING_CONFIRMATION:
+            repository.change(conn, task.id, from_status=frozenset({TaskStatus.AWAITING_CONFIRMATION}),
+                              status=TaskStatus.QUEUED.value, lease_expires_at=None)
+            journal.add(UpdateType.STATUS_CHANGE, "queued", status="queued")
 
     def _refused(self, task_id: str, agent: str | None, action: str, code: str) -> None:
         journal = self._journal(task_id, agent)
