@@ -204,6 +204,7 @@ def main() -> None:
                         "figures it is compared with")
     parser.add_argument("--out", default=str(ROOT / "BENCHMARKS.md"))
     parser.add_argument("--render-only", action="store_true", help="rewrite the file from bench/last-run.json")
+    parser.add_argument("--tasks", type=int, default=1000, help="tasks drained by 1 and by 2 worker processes")
     args = parser.parse_args()
     if args.render_only:
         saved = load_run(ROOT / "bench" / "last-run.json")
@@ -290,6 +291,13 @@ def main() -> None:
     finally:
         stop(server)
         stop(bare)
+
+    print("tasks: CPU per step, creation to first step, 1 and 2 worker processes", flush=True)
+    from bench import tasks as task_bench
+    results["tasks"] = task_bench.measure(server_url, args.tasks)
+    print("what each store optimisation earns", flush=True)
+    from bench import optimisations
+    results["optimisations"] = optimisations.measure(server_url)
 
     results["seconds"], results["slices"] = args.seconds, args.slices
     (ROOT / "bench" / "last-run.json").write_text(json.dumps(results, indent=2, default=str))
@@ -455,7 +463,14 @@ def render(r: dict, seconds: int) -> str:
         f"p50 {hook['p50_ms']:.2f} ms, p90 {hook['p90_ms']:.2f} ms, p99 {hook['p99_ms']:.2f} ms, errors {hook['errors']} (HTTP) / {hook.get('server_errors', '-')} (server log).",
         "",
     ]
-    return "\n".join(lines) + profile_notes(r)
+    extra = []
+    if "tasks" in r:
+        from bench import tasks as task_bench
+        extra.append(task_bench.render(r["tasks"]))
+    if "optimisations" in r:
+        from bench import optimisations
+        extra.append(optimisations.render(r["optimisations"]))
+    return "\n".join(lines) + "\n".join(extra) + profile_notes(r)
 
 
 def cpu_section(r: dict) -> list[str]:

@@ -185,7 +185,8 @@ def render(r: dict) -> str:
     return "\n".join([
         "## Tasks",
         "",
-        f"`uv run --group bench python -m bench.tasks` ({r['when']}; MariaDB, scripted model, one run).",
+        f"Measured {r['when']} on MariaDB with the scripted model, side by side in one run "
+        "(`uv run --group bench python -m bench.tasks` measures these alone).",
         "",
         "| figure | value | target | |",
         "| --- | --- | --- | --- |",
@@ -208,22 +209,26 @@ def render(r: dict) -> str:
     ])
 
 
+def measure(server: str, tasks_n: int) -> dict:
+    from datetime import datetime, timezone
+    results = {"when": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    print("  CPU per step against a chat turn", flush=True)
+    results["cpu"] = cpu_per_step(fresh_database(server, "llm_planner_bench_tasks"), 20, 5, 100, 5)
+    print("  creation to first step", flush=True)
+    results["latency"] = first_step_latency(fresh_database(server, "llm_planner_bench_tasks"), 100)
+    print(f"  {tasks_n} tasks, 1 worker process", flush=True)
+    results["one"] = throughput(fresh_database(server, "llm_planner_bench_tasks"), tasks_n, 1)
+    print(f"  {tasks_n} tasks, 2 worker processes", flush=True)
+    results["two"] = throughput(fresh_database(server, "llm_planner_bench_tasks"), tasks_n, 2)
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--tasks", type=int, default=1000)
     parser.add_argument("--json", default=str(ROOT / "bench" / "tasks-last-run.json"))
     args = parser.parse_args()
-    server = os.environ.get("BENCH_DB_URL", "mysql+pymysql://root@127.0.0.1:3306")
-    from datetime import datetime, timezone
-    results = {"when": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-    print("CPU per step against a chat turn", flush=True)
-    results["cpu"] = cpu_per_step(fresh_database(server, "llm_planner_bench_tasks"), 20, 5, 100, 5)
-    print("creation to first step", flush=True)
-    results["latency"] = first_step_latency(fresh_database(server, "llm_planner_bench_tasks"), 100)
-    print(f"{args.tasks} tasks, 1 worker process", flush=True)
-    results["one"] = throughput(fresh_database(server, "llm_planner_bench_tasks"), args.tasks, 1)
-    print(f"{args.tasks} tasks, 2 worker processes", flush=True)
-    results["two"] = throughput(fresh_database(server, "llm_planner_bench_tasks"), args.tasks, 2)
+    results = measure(os.environ.get("BENCH_DB_URL", "mysql+pymysql://root@127.0.0.1:3306"), args.tasks)
     Path(args.json).write_text(json.dumps(results, indent=2, default=str))
     print(render(results))
 

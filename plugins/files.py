@@ -121,7 +121,11 @@ def _diff_lines(text: str) -> list[str]:
     return lines
 
 
-@tool(permissions=["write"], tag="write", preview=_preview_write, folder_only=True)
+def _written(out: dict) -> str:
+    return f"{'created' if out['created'] else 'replaced'} {out['path']} ({out['bytes']} bytes)"
+
+
+@tool(permissions=["write"], tag="write", preview=_preview_write, folder_only=True, render=_written)
 def write_file(args: WriteFileArgs, ctx: ToolContext) -> dict:
     """Create or replace a text file in the workspace (asks for confirmation first)."""
     path = ctx.workspace.resolve(args.path)

@@ -99,7 +99,12 @@ def _preview_job(args: RunJobArgs, ctx: ToolContext) -> str:
     return f"run job {args.name}: {shlex.join(argv)}\n(in {ctx.workspace.relative(cwd)}, timeout {timeout:g}s)"
 
 
-@tool(permissions=["execute"], tag="write", preview=_preview_job)
+def _job_words(out: dict) -> str:
+    said = (out["stdout"] or out["stderr"]).strip().splitlines()[-15:]
+    return "\n".join([f"job {out['job']} finished in {out['duration_ms'] / 1000:.1f} s", *said])
+
+
+@tool(permissions=["execute"], tag="write", preview=_preview_job, render=_job_words)
 def run_job(args: RunJobArgs, ctx: ToolContext) -> dict:
     """Run a job the operator declared (deploy, build, backup, restart…); asks for confirmation."""
     job, argv, cwd, timeout = _job_command(args, ctx)
@@ -162,7 +167,17 @@ def _url(base_url: str, path: str) -> str:
     return str(url)
 
 
-@tool(permissions=["network"], tag="read")
+def _http_words(out: dict) -> str:
+    head = f"{out['api']}: HTTP {out['status']}" + (" (cut)" if out.get("truncated") else "")
+    if "json" in out:
+        from json import dumps
+        body = dumps(out["json"], ensure_ascii=False, indent=1)
+    else:
+        body = out.get("text") or ""
+    return f"{head}\n{body}".rstrip()
+
+
+@tool(permissions=["network"], tag="read", render=_http_words)
 def http_get(args: HttpGetArgs, ctx: ToolContext) -> dict:
     """GET from an API the operator declared; no other host is reachable."""
     api = _declared("API", _operator(ctx).apis, args.api)

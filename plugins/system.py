@@ -16,7 +16,18 @@ class NoArgs(ToolArgs):
     pass
 
 
-@tool(permissions=["read"], tag="read")
+def _words(out: dict) -> str:
+    uptime = out["uptime_sec"]
+    days, hours, minutes = uptime // 86400, uptime % 86400 // 3600, uptime % 3600 // 60
+    up = f"{days} d {hours} h" if days else f"{hours} h {minutes} min"
+    memory, disk = out["memory"], out["disk"]
+    return (f"CPU {out['cpu_percent']:g} % of {out['cpu_count']} cores (load {', '.join(map(str, out['load_average']))})\n"
+            f"memory {memory['percent']:g} % used, {memory['available_mb']} of {memory['total_mb']} MB free\n"
+            f"disk {disk['percent']:g} % used, {disk['free_gb']:g} of {disk['total_gb']:g} GB free\n"
+            f"up {up}; {out['platform']['system']} {out['platform']['release']}")
+
+
+@tool(permissions=["read"], tag="read", render=_words)
 def health_check(args: NoArgs, ctx: ToolContext) -> dict:
     """Server status: CPU, memory, disk of the workspace's volume, uptime and platform."""
     memory = psutil.virtual_memory()

@@ -18,7 +18,11 @@ def _preview(args: CreateTaskArgs, ctx: ToolContext) -> str:
     return f"start the task \"{args.title}\" (complexity {args.complexity}): {args.description[:300]}"
 
 
-@tool(permissions=["write"], tag="write", preview=_preview)
+def _started(out: dict) -> str:
+    return f"task {out['task_id']} started ({out['status']}); /task {out['task_id']} shows where it stands"
+
+
+@tool(permissions=["write"], tag="write", preview=_preview, render=_started)
 def create_task(args: CreateTaskArgs, ctx: ToolContext) -> dict:
     """Start a long task that runs on its own (design, build, test, review); asks for confirmation."""
     if ctx.tasks is None:

@@ -47,7 +47,7 @@ class ConfirmationReplies:
         execution = self._execute(parked.tool_name, parked.args, confirmed=True)
         if execution is not None and execution.status == "success":
             self.lines.append(self.texts("confirmed_done", tool=parked.tool_name))
-            self.lines.append(render_output(execution.output))
+            self.lines.append(render_output(execution.output, self.deps.tools.registry.get(parked.tool_name)))
         elif execution is not None:
             self.lines.append(self.texts("confirmed_failed", tool=parked.tool_name, error=execution.error))
             self.failures_worded = True

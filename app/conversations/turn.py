@@ -128,7 +128,8 @@ class Turn(ConfirmationReplies):
             except (ModelUnavailable, ModelNotConfigured) as exc:
                 self.trail.add(K.ANSWER_SKIPPED, reason=str(exc))
         for execution in done:
-            self.lines.append(f"{execution.tool_name}:\n{render_output(execution.output)}")
+            rendered = render_output(execution.output, self.deps.tools.registry.get(execution.tool_name))
+            self.lines.append(f"{execution.tool_name}:\n{rendered}")
 
     def _command(self) -> None:
         name = command_name(self.msg.text)
@@ -154,7 +155,7 @@ class Turn(ConfirmationReplies):
         else:
             execution = self._execute(command.name, command.args)
             if execution is not None and execution.status == "success":
-                self.lines.append(render_output(execution.output))
+                self.lines.append(render_output(execution.output, self.deps.tools.registry.get(command.name)))
 
     def _task_status(self) -> None:
         """`/task ID`: where a task stands, read without the model."""

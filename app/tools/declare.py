@@ -67,6 +67,8 @@ class Tool:
     # is its own scratch) it runs without confirmation. Everywhere else `write` still asks.
     folder_only: bool = False
     secret_args: frozenset[str] = frozenset()
+    # What a person reads of a result in a chat's reply (the JSON stays in tool_executions).
+    render: Callable[[Any], str] | None = None
 
     def __post_init__(self) -> None:
         if not NAME_PATTERN.match(self.name):
@@ -153,6 +155,7 @@ def tool(
     preview: Callable[[BaseModel, ToolContext], str] | None = None,
     folder_only: bool = False,
     secret_args: tuple[str, ...] | list[str] = (),
+    render: Callable[[Any], str] | None = None,
 ) -> Callable[[Callable], Tool]:
     """Declare a tool. The decorated function becomes a `Tool` the plugin loader finds.
     `secret_args`: the arguments whose values are never stored or shown (codes, passwords)."""
@@ -173,6 +176,7 @@ def tool(
             preview=preview,
             folder_only=folder_only,
             secret_args=frozenset(secret_args),
+            render=render,
         )
 
     return declare
