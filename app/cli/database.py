@@ -8,10 +8,22 @@ from app.cli.settings import load_settings
 
 
 def cmd_migrate(args) -> int:
-    from app.store.migrate import upgrade
+    from app.startup_checks import unwritable_data
+    from app.store.migrate import SchemaAhead, describe_db_error, upgrade
 
     settings = load_settings()
-    upgrade(settings.db_url)
+    problems = unwritable_data(settings)
+    if problems:
+        print("\n".join(problems), file=sys.stderr)
+        return 1
+    try:
+        upgrade(settings.db_url)
+    except SchemaAhead as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    except Exception as exc:  # a database that cannot be used: one line, not a traceback
+        print(describe_db_error(exc, settings.db_url), file=sys.stderr)
+        return 1
     print("database schema is up to date")
     return 0
 
