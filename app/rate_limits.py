@@ -74,13 +74,13 @@ class RateLimits:
         self.tools_per_hour = RateLimitItemPerHour(max(1, self.tool_budget))
         self.tokens_per_hour = RateLimitItemPerHour(max(1, self.token_budget))
 
-    def _store_failed(self) -> bool:
-        """Mark an outage; true only for the first failure of it."""
+    def _store_failed(self, exc: Exception) -> bool:
+        """Mark an outage; true only for the first failure of it, which alone is logged."""
         with self._down_lock:
             first, self._down = not self._down, True
         if first:
-            log.warning("rate limit store %s does not answer: limited requests answer 503 until it does",
-                        self.store_url, exc_info=True)
+            log.warning("rate limit store %s does not answer (%s): limited requests answer 503 until it does",
+                        self.store_url, str(exc)[:200] or type(exc).__name__)
         return first
 
     def _store_answered(self) -> None:
@@ -108,8 +108,8 @@ class RateLimits:
                     return verdict
                 if tightest is None or verdict.remaining < tightest.remaining:
                     tightest = verdict
-        except Exception:  # a limit that cannot be counted refuses, rather than lets all through
-            raise LimitStoreDown(self.store_url, self._store_failed()) from None
+        except Exception as exc:  # a limit that cannot be counted refuses, rather than lets all through
+            raise LimitStoreDown(self.store_url, self._store_failed(exc)) from None
         self._store_answered()
         return tightest
 
@@ -117,8 +117,8 @@ class RateLimits:
         """A budget that cannot be counted lets the turn through; the outage is logged once."""
         try:
             result = action()
-        except Exception:
-            self._store_failed()
+        except Exception as exc:
+            self._store_failed(exc)
             return default
         self._store_answered()
         return result

@@ -3,10 +3,13 @@ configured model, the warnings said once at start, a header read from an unset v
 a rate-limit store that is down, and the deploy files."""
 
 import logging
+import socket
+import threading
 import uuid
 from pathlib import Path
 
 import pytest
+import redis
 import yaml
 
 from app.llm import build_model
@@ -119,9 +122,70 @@ def test_a_down_rate_limit_store_refuses_requests_and_says_so_once(make_client, 
     assert [line for line in startup_warnings(caplog) if "RATE_LIMIT_STORAGE_URL" in line]
     outage_lines = [r for r in caplog.records if r.name == "llm_planner.ratelimit"]
     assert len(outage_lines) == 1 and not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert not [r for r in caplog.records if r.exc_info]  # one line, no traceback
     [event] = rows(engine, "audit_events", kind="rate_limited")
     assert event["data"]["scope"] == "store"
     assert rows(engine, "audit_events", kind="request") == []  # no turn ran
+
+
+class RedisDoor:
+    """A TCP door to the real Redis on a port of its own, shut and opened again at will."""
+
+    def __init__(self) -> None:
+        self.port, self.sockets = free_port(), []
+
+    def open(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", self.port))
+        threading.Thread(target=self._accept, args=(self.listener,), daemon=True).start()
+
+    def shut(self) -> None:
+        for sock in [self.listener, *self.sockets]:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)  # wakes the thread blocked on it, which then ends
+            except OSError:
+                pass
+            sock.close()
+        self.sockets = []
+
+    def _accept(self, listener) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(("127.0.0.1", 6379))
+            self.sockets += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source, target) -> None:
+        try:
+            while data := source.recv(65536):
+                target.sendall(data)
+        except OSError:
+            pass
+
+
+def test_each_outage_of_the_store_is_audited_once_and_limits_return(make_client, engine):
+    try:
+        redis.Redis.from_url("redis://127.0.0.1:6379/0").ping()
+    except redis.RedisError:
+        pytest.skip("no Redis on 127.0.0.1:6379")
+    door = RedisDoor()
+    door.open()
+    client = make_client(rate_limit_enabled=True, rate_limit_requests=50, rate_limit_namespace=uuid.uuid4().hex,
+                         rate_limit_storage_url=f"redis://127.0.0.1:{door.port}/0")
+    send = lambda: client.post("/agent", json={"message": "/help", "session_id": "s"}).status_code
+    codes = [send()]
+    for _ in range(2):
+        door.shut()
+        codes += [send(), send()]
+        door.open()
+        codes += [send()]
+    door.shut()
+    assert codes == [200, 503, 503, 200, 503, 503, 200]
+    assert len(rows(engine, "audit_events", kind="rate_limited")) == 2  # one per outage
 
 
 # -- deploy files ---------------------------------------------------------------------------
