@@ -126,9 +126,10 @@ def test_an_unsupported_db_url_names_the_schemes_that_work(tmp_path, db_url):
 def test_migrate_to_a_database_that_does_not_exist(backend, tmp_path):
     _, url, _ = backend
     missing = make_url(url).set(database="llm_no_such_database").render_as_string(hide_password=False)
-    said = refused(run(CLI + ["migrate"], tmp_path, DB_URL=missing), "llm_no_such_database",
-                   "does not exist", "CREATE DATABASE")
-    assert said.count("\n") <= 2
+    for command in (["migrate"], ["purge"]):
+        said = refused(run(CLI + command, tmp_path, DB_URL=missing), "llm_no_such_database",
+                       "does not exist", "CREATE DATABASE")
+        assert said.count("\n") <= 2
 
 
 @pytest.mark.parametrize("backend", ["mysql"], indirect=True)
