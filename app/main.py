@@ -34,6 +34,7 @@ from app.observability.metrics import CONTENT_TYPE_LATEST, exposition
 from app.runtime import Runtime
 from app.store.migrate import ensure_current
 from app.tasks import routes as task_routes
+from app.tasks.task_tools import with_task_tools
 
 log = logging.getLogger("llm_planner")
 
@@ -48,7 +49,8 @@ def create_app(settings: Settings | None = None, *, model: ChatModel | None = No
     async def lifespan(app: FastAPI):
         # SQLite may migrate itself; any other database must be migrated by the operator.
         ensure_current(runtime.engine, settings.db_url, migrate_sqlite=settings.is_sqlite)
-        startup_checks.report(settings, runtime.registry.names())
+        # A policy may name the task-only tools too.
+        startup_checks.report(settings, with_task_tools(runtime.registry).names())
         # Deliveries a killed process acknowledged but never answered are finished now.
         threading.Thread(target=runtime.deliveries.recover_unfinished, name="inbox-recovery",
                          daemon=True).start()

@@ -154,6 +154,9 @@ def notices(settings: Settings, tool_names: list[str]) -> list[str]:
             for name in sorted(set(names) - set(tool_names)):
                 found.append(f"POLICY_FILE {settings.policy_file}: channels.{channel}.{rule} names "
                              f"{name!r}, which no installed tool is called")
+    from app.tools.operator_file import operator_warnings
+
+    found += [f"OPERATOR_FILE {settings.operator_file}: {line}" for line in operator_warnings(settings)]
     for api_name, api in sorted(operator.apis.items()):
         for header, value in sorted(api.headers.items()):
             variable = value[4:] if value.startswith("env:") else None

@@ -95,7 +95,8 @@ max_bytes = 1000
 
 
 @pytest.fixture
-def ops(make_client, operator_file):
+def ops(make_client, operator_file, monkeypatch):
+    monkeypatch.setenv("STATUS_TOKEN", "Bearer s3cret")  # unset, calls to the API are refused
     def build(**overrides):
         return make_client(operator_file=operator_file, **overrides)
     return build
@@ -240,8 +241,7 @@ def test_http_get_refuses_other_hosts_and_paths(ops, api_server, model, path):
     assert body["tool_executions"][0]["status"] == "error" and api_server[1] == []
 
 
-def test_http_get_undeclared_api_redirects_and_size(ops, api_server, monkeypatch):
-    monkeypatch.setenv("STATUS_TOKEN", "Bearer s3cret")  # unset, the call is refused (test_startup)
+def test_http_get_undeclared_api_redirects_and_size(ops, api_server):
     client = ops(blocked_permissions="execute")
     assert "no API named" in chat(client, "/http_get api=metadata")["tool_executions"][0]["error"]
     redirect = chat(client, "/http_get api=status path=/redirect")["tool_executions"][0]["output"]

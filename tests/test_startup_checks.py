@@ -74,14 +74,16 @@ def test_misconfiguration_is_reported_once_at_start(make_client, tmp_path, caplo
     policy.write_text('[channels.web]\nallow = ["list_dir", "read_fiel"]\n')
     operator = tmp_path / "operator.toml"
     operator.write_text('[apis.status]\nbase_url = "http://127.0.0.1:9"\n'
-                        'headers = { Authorization = "env:LLM_TEST_NEVER_SET" }\n')
+                        'headers = { Authorization = "env:LLM_TEST_NEVER_SET" }\n'
+                        '[jobs.backup]\nargv = ["true"]\ntimeout = 120\n')
     with caplog.at_level(logging.WARNING, logger=STARTUP):
         client = make_client(policy_file=policy, plugins_dir=tmp_path / "no-such-plugins",
                              operator_file=operator, agent_api_key="short")
         for _ in range(3):
             chat(client, "/help", **{"X-API-Key": "short"})
     said = startup_warnings(caplog)
-    for words in ("'read_fiel'", "no-such-plugins", "LLM_TEST_NEVER_SET", "AGENT_API_KEY is shorter than 16"):
+    for words in ("'read_fiel'", "no-such-plugins", "LLM_TEST_NEVER_SET", "AGENT_API_KEY is shorter than 16",
+                  "job backup: timeout 120s is above MAX_TOOL_TIMEOUT"):
         assert len([line for line in said if words in line]) == 1, (words, said)
     assert not [line for line in said if "'list_dir'" in line]
 
