@@ -133,7 +133,7 @@ def refusals(settings: Settings) -> list[str]:
 
 
 def notices(settings: Settings, tool_names: list[str]) -> list[str]:
-    from app.tools.operator_file import OperatorFileError, load_operator
+    from app.tools.operator_file import OperatorFileError, load_operator, operator_warnings
     from app.tools.policy import PolicyError, load_policy
 
     found = short_secrets(settings)
@@ -154,8 +154,6 @@ def notices(settings: Settings, tool_names: list[str]) -> list[str]:
             for name in sorted(set(names) - set(tool_names)):
                 found.append(f"POLICY_FILE {settings.policy_file}: channels.{channel}.{rule} names "
                              f"{name!r}, which no installed tool is called")
-    from app.tools.operator_file import operator_warnings
-
     found += [f"OPERATOR_FILE {settings.operator_file}: {line}" for line in operator_warnings(settings)]
     for api_name, api in sorted(operator.apis.items()):
         for header, value in sorted(api.headers.items()):
@@ -179,6 +177,9 @@ def rate_limit_store(settings: Settings) -> list[str]:
         reachable = False
     if reachable:
         return []
+    if not settings.rate_limit_enabled:
+        return [f"RATE_LIMIT_STORAGE_URL {url} does not answer: the hourly budgets are not counted "
+                "until it does (request limits are off: RATE_LIMIT_ENABLED=false)"]
     return [f"RATE_LIMIT_STORAGE_URL {url} does not answer: rate-limited routes answer 503 "
             "until it does"]
 
