@@ -15,7 +15,9 @@ COPY app ./app
 COPY plugins ./plugins
 COPY prompts ./prompts
 COPY migrations ./migrations
-COPY alembic.ini ./
+COPY evals ./evals
+# .env.example: the service refuses keys copied from it, so it reads the file it shipped with.
+COPY .env.example operator.example.toml alembic.ini ./
 RUN uv sync --frozen --no-dev \
  && mkdir -p /app/data /app/workspace \
  && chown -R agent:agent /app/data /app/workspace
@@ -24,5 +26,6 @@ USER agent
 EXPOSE 8000
 VOLUME ["/app/data", "/app/workspace"]
 HEALTHCHECK --interval=30s --timeout=5s CMD python -c "import urllib.request,os; urllib.request.urlopen(f'http://127.0.0.1:{os.environ.get(\"PORT\",\"8000\")}/health')"
-# Migrate before serve: a no-op when the schema is current.
+# Migrate before serve: a no-op when the schema is current. A data folder this user cannot
+# write (a bind mount owned by another uid) stops both with a message saying what to run.
 CMD ["sh", "-c", "llm-planner migrate && exec llm-planner serve"]

@@ -15,6 +15,11 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 KNOWN_PERMISSIONS = {"read", "write", "execute", "network"}
+# What the migrations and the suite run on; any other driver is not installed or not tested.
+SUPPORTED_DB_SCHEMES = ("sqlite", "sqlite+pysqlite", "mysql+pymysql", "mariadb+pymysql")
+# Settings that are secrets: never a value copied from .env.example, and long enough.
+SECRET_SETTINGS = ("agent_api_key", "admin_api_key", "internal_api_key", "confirm_secret",
+                   "provider_hmac_secret", "meta_app_secret", "meta_verify_token", "twilio_auth_token")
 
 
 def _csv(value: str | None) -> list[str]:
@@ -127,10 +132,17 @@ class Settings(BaseSettings):
 
     @field_validator("db_url")
     @classmethod
-    def _mysql_driver(cls, value: str) -> str:
+    def _supported_database(cls, value: str) -> str:
         # Users paste the URL their host gives them; SQLAlchemy needs the driver named.
-        if value.startswith("mysql://"):
-            return "mysql+pymysql://" + value[len("mysql://"):]
+        for bare in ("mysql://", "mariadb://"):
+            if value.startswith(bare):
+                value = bare[:-3] + "+pymysql://" + value[len(bare):]
+        scheme = value.partition("://")[0] if "://" in value else ""
+        if scheme not in SUPPORTED_DB_SCHEMES:
+            raise ValueError(
+                f"unsupported database URL scheme {scheme or value[:20]!r}; use "
+                "sqlite:///path/to/agent.db or mysql+pymysql://user:pass@host:3306/dbname "
+                "(mysql:// and mariadb:// are read as +pymysql)")
         return value
 
     @field_validator(

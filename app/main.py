@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import sys
 import threading
 from contextlib import asynccontextmanager
 
@@ -12,7 +13,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import Response
 
-from app import __version__
+from app import __version__, startup_checks
 from app.audit import routes as audit_routes
 from app.audit.chain import record
 from app.audit.kinds import AuditKind
@@ -33,6 +34,7 @@ from app.observability.metrics import CONTENT_TYPE_LATEST, exposition
 from app.runtime import Runtime
 from app.store.migrate import ensure_current
 from app.tasks import routes as task_routes
+from app.tasks.task_tools import with_task_tools
 
 log = logging.getLogger("llm_planner")
 
@@ -47,8 +49,8 @@ def create_app(settings: Settings | None = None, *, model: ChatModel | None = No
     async def lifespan(app: FastAPI):
         # SQLite may migrate itself; any other database must be migrated by the operator.
         ensure_current(runtime.engine, settings.db_url, migrate_sqlite=settings.is_sqlite)
-        if not settings.provider_verify_signature:
-            log.warning("PROVIDER_VERIFY_SIGNATURE=0: webhook signatures are NOT checked")
+        # A policy may name the task-only tools too.
+        startup_checks.report(settings, with_task_tools(runtime.registry).names())
         # Deliveries a killed process acknowledged but never answered are finished now.
         threading.Thread(target=runtime.deliveries.recover_unfinished, name="inbox-recovery",
                          daemon=True).start()
@@ -90,8 +92,16 @@ def create_app(settings: Settings | None = None, *, model: ChatModel | None = No
 
 
 def _default_app() -> FastAPI:
-    settings = Settings()
+    from app.cli.settings import load_settings  # one clear message for a bad setting
+
+    settings = load_settings()
     configure_logging(settings)
+    # Checked before the app exists: a failing lifespan would print a traceback, not the reason.
+    problems = startup_checks.refusals(settings)
+    if problems:
+        for problem in problems:
+            log.error(problem)
+        sys.exit(1)
     return create_app(settings, serving=True)
 
 

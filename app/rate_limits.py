@@ -1,12 +1,19 @@
 """Request rate limits (per client IP, per API key, per session) and per-session hourly
 budgets of tool calls and model tokens, with the `limits` library: in memory by default,
-in Redis when RATE_LIMIT_STORAGE_URL is set, so several workers share one count."""
+in Redis when RATE_LIMIT_STORAGE_URL is set, so several workers share one count.
+
+A store that does not answer fails closed for requests: each limited request is refused
+(LimitStoreDown, a 503) until it answers again, and the outage is logged once, not once a
+request. The hourly budgets are counted in the same store; a turn only runs after its
+request was counted, so while the store is down they let the turn through."""
 
 from __future__ import annotations
 
 import hashlib
 import logging
 import math
+import re
+import threading
 import time
 from dataclasses import dataclass
 
@@ -37,6 +44,17 @@ class Verdict:
         return values
 
 
+class LimitStoreDown(RuntimeError):
+    """The rate-limit store does not answer; `first` is true for the request that found out."""
+
+    retry_after = 5
+
+    def __init__(self, url: str, first: bool) -> None:
+        super().__init__(f"the rate-limit store ({url}) does not answer; requests are refused "
+                         f"until it does")
+        self.first = first
+
+
 def key_scope(api_key: str) -> str:
     return hashlib.sha256(api_key.encode()).hexdigest()[:16]  # never the key itself
 
@@ -46,12 +64,31 @@ class RateLimits:
         self.enabled = settings.rate_limit_enabled
         self.namespace = settings.rate_limit_namespace
         self.storage = storage_from_string(settings.rate_limit_storage_url or "memory://")
+        self.store_url = re.sub(r"//[^@/]*@", "//***@", settings.rate_limit_storage_url or "memory://")
+        self._down = False
+        self._down_lock = threading.Lock()
         self.limiter = MovingWindowRateLimiter(self.storage)
         self.per_minute = RateLimitItemPerMinute(settings.rate_limit_requests)
         self.tool_budget = settings.session_tool_calls_per_hour
         self.token_budget = settings.session_tokens_per_hour
         self.tools_per_hour = RateLimitItemPerHour(max(1, self.tool_budget))
         self.tokens_per_hour = RateLimitItemPerHour(max(1, self.token_budget))
+
+    def _store_failed(self, exc: Exception) -> bool:
+        """Mark an outage; true only for the first failure of it, which alone is logged."""
+        with self._down_lock:
+            first, self._down = not self._down, True
+        if first:
+            log.warning("rate limit store %s does not answer (%s): limited requests answer 503 until it does",
+                        self.store_url, str(exc)[:200] or type(exc).__name__)
+        return first
+
+    def _store_answered(self) -> None:
+        if self._down:
+            with self._down_lock:
+                ended, self._down = self._down, False
+            if ended:
+                log.warning("rate limit store %s answers again", self.store_url)
 
     def _ids(self, scope: str, value: str) -> tuple[str, str, str]:
         return self.namespace, scope, value
@@ -71,19 +108,20 @@ class RateLimits:
                     return verdict
                 if tightest is None or verdict.remaining < tightest.remaining:
                     tightest = verdict
-        except Exception:  # a limiter that cannot count must not take the service down
-            log.exception("rate limit storage failed; the request is let through")
-            return None
+        except Exception as exc:  # a limit that cannot be counted refuses, rather than lets all through
+            raise LimitStoreDown(self.store_url, self._store_failed(exc)) from None
+        self._store_answered()
         return tightest
 
-    @staticmethod
-    def _fail_open(action, default=True):
-        """A budget that cannot be counted lets the turn through, and says so in the log."""
+    def _fail_open(self, action, default=True):
+        """A budget that cannot be counted lets the turn through; the outage is logged once."""
         try:
-            return action()
-        except Exception:
-            log.exception("budget storage failed")
+            result = action()
+        except Exception as exc:
+            self._store_failed(exc)
             return default
+        self._store_answered()
+        return result
 
     def take_tool_call(self, session: str) -> bool:
         if self.tool_budget <= 0:

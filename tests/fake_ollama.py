@@ -17,6 +17,7 @@ class FakeOllama(LoopbackServer):
         self.delay = 0.0  # seconds each /api/chat answer is held back
         self.chat_started = threading.Event()
         self.responder = None  # optional: request body -> content, used when nothing is scripted
+        self.tags = [{"name": "test-model", "model": "test-model"}]  # what /api/tags lists
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -25,7 +26,7 @@ class FakeOllama(LoopbackServer):
 
             def do_GET(self):
                 outer.requests.append({"path": self.path, "headers": dict(self.headers)})
-                send_json(self, 200, {"models": [{"name": "test-model"}]})
+                send_json(self, 200, {"models": outer.tags})
 
             def do_POST(self):
                 length = int(self.headers.get("Content-Length", 0))

@@ -15,6 +15,7 @@ class FakeOpenAI(LoopbackServer):
         self.requests: list[dict] = []
         self.replies: list[tuple[int, str]] = []
         self.supports_json_schema = supports_json_schema
+        self.models = ["test-model"]  # what GET /models lists
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -22,7 +23,7 @@ class FakeOpenAI(LoopbackServer):
                 pass
 
             def do_GET(self):
-                send_json(self, 200, {"data": [{"id": "test-model"}]})
+                send_json(self, 200, {"object": "list", "data": [{"id": m, "object": "model"} for m in outer.models]})
 
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")

@@ -85,7 +85,7 @@ def test_tools_catalogue(tmp_path):
 @pytest.mark.parametrize("setting,value,says", [
     ("BLOCKED_PERMISSIONS", "network,root", "unknown permission"),
     ("PORT", "eighty", "PORT"),
-    ("LLM_PROVIDER", "anthropic", "LLM_PROVIDER"),
+    ("LLM_PROVIDER", "gemini", "LLM_PROVIDER"),  # anthropic is a provider now
     ("CONFIRM_TTL_SEC", "0", "CONFIRM_TTL_SEC"),
     ("REPLY_LANGUAGE", "fr", "REPLY_LANGUAGE"),
 ])

@@ -95,7 +95,8 @@ max_bytes = 1000
 
 
 @pytest.fixture
-def ops(make_client, operator_file):
+def ops(make_client, operator_file, monkeypatch):
+    monkeypatch.setenv("STATUS_TOKEN", "Bearer s3cret")  # unset, calls to the API are refused
     def build(**overrides):
         return make_client(operator_file=operator_file, **overrides)
     return build

@@ -13,5 +13,10 @@ def load_settings() -> Settings:
     try:
         return Settings()
     except ValidationError as exc:
-        lines = [f"  {'.'.join(map(str, e['loc'])).upper() or 'settings'}: {e['msg']}" for e in exc.errors()]
+        lines = [f"  {'.'.join(map(str, e['loc'])).upper() or 'settings'}: {_plain(e['msg'])}" for e in exc.errors()]
         sys.exit("Invalid configuration (environment or .env):\n" + "\n".join(lines))
+
+
+def _plain(message: str) -> str:
+    # Pydantic prefixes a validator's own words with "Value error, ".
+    return message.removeprefix("Value error, ")

@@ -13,13 +13,13 @@ from app.cli.settings import load_settings
 
 def cmd_worker(args) -> int:
     from app.runtime import Runtime
-    from app.store.migrate import SchemaBehind, ensure_current
+    from app.store.migrate import SchemaAhead, SchemaBehind, ensure_current
 
     settings = load_settings()
     runtime = Runtime(settings)
     try:
         ensure_current(runtime.engine, settings.db_url, migrate_sqlite=settings.is_sqlite)
-    except SchemaBehind as exc:
+    except (SchemaBehind, SchemaAhead) as exc:
         print(str(exc), file=sys.stderr)
         return 1
     slots = args.slots or max(1, settings.task_workers)

@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from app.audit.chain import record
 from app.audit.kinds import AuditKind
 from app.http.errors import ServiceError
-from app.rate_limits import key_scope
+from app.rate_limits import LimitStoreDown, key_scope
 from app.runtime import Runtime
 
 T = TypeVar("T")
@@ -102,7 +102,14 @@ def client_scopes(request: Request) -> list[tuple[str, str]]:
 def enforce_rate(request: Request, response: Response, runtime: Runtime, scopes: list[tuple[str, str]]) -> None:
     """429 with Retry-After when any scope is over RATE_LIMIT_REQUESTS a minute; the
     X-RateLimit-* headers either way."""
-    verdict = runtime.limits.check(scopes)
+    try:
+        verdict = runtime.limits.check(scopes)
+    except LimitStoreDown as exc:  # fails closed; the outage is audited once, by its first request
+        if exc.first:
+            record(runtime.engine, AuditKind.RATE_LIMITED, route=request.url.path, scope="store",
+                   reason="rate_limit_store_down", client=client_address(request))
+        raise ServiceError(503, str(exc), "Requests are refused for now: the rate-limit store does not "
+                           "answer. Try again shortly.", headers={"Retry-After": str(exc.retry_after)}) from None
     if verdict is None:
         return
     if not verdict.allowed:

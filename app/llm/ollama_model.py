@@ -63,9 +63,26 @@ class OllamaModel:
     def ping(self) -> None:
         if not self.model:
             raise ModelNotConfigured("OLLAMA_MODEL")
+        client = ollama.Client(host=self.url, headers=self._headers, timeout=5)
         try:
-            ollama.Client(host=self.url, headers=self._headers, timeout=5).list()
-        except ollama.ResponseError as exc:
-            raise self._unavailable(f"HTTP {exc.status_code}") from None
-        except (ConnectionError, httpx.HTTPError, ValueError) as exc:
+            # The raw tags: the client's typed list() drops `name`, which some servers send alone.
+            response = client._client.get("/api/tags")
+            response.raise_for_status()
+            listed = response.json()["models"]
+            names = {entry.get(key) for entry in listed for key in ("name", "model")}
+        except httpx.HTTPStatusError as exc:
+            raise self._unavailable(f"HTTP {exc.response.status_code}") from None
+        except (ConnectionError, httpx.HTTPError) as exc:
             raise self._unavailable(type(exc).__name__) from None
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise self._unavailable("unreadable answer from /api/tags") from None
+        finally:
+            client._client.close()
+        if _tagged(self.model) not in {_tagged(name) for name in names if isinstance(name, str)}:
+            raise self._unavailable(f"model {self.model} is not pulled; run `ollama pull {self.model}`")
+
+
+def _tagged(name: str) -> str:
+    """Ollama's own reading of a name: no tag means `:latest`; `7b` and `7b-instruct` differ."""
+    name = name.strip().lower()
+    return name if ":" in name.rsplit("/", 1)[-1] else f"{name}:latest"

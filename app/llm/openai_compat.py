@@ -81,5 +81,19 @@ class OpenAICompatModel:
             response = self.client.get("/models", timeout=5)
         except httpx.HTTPError as exc:
             raise ModelUnavailable(self.provider, self.url, type(exc).__name__) from None
-        if response.status_code >= 500:
-            raise ModelUnavailable(self.provider, self.url, f"HTTP {response.status_code}")
+        if response.status_code >= 500 or response.status_code in (401, 403):
+            hint = ": check OPENAI_API_KEY" if response.status_code < 500 else ""
+            raise ModelUnavailable(self.provider, self.url, f"HTTP {response.status_code}{hint}")
+        offered = _model_ids(response) if response.status_code == 200 else None
+        if offered and self.model not in offered:  # checked only where the endpoint lists its models
+            shown = ", ".join(sorted(offered)[:5]) + (", …" if len(offered) > 5 else "")
+            raise ModelUnavailable(self.provider, self.url, f"model {self.model} is not offered here "
+                                   f"(GET /models lists {shown}); set OPENAI_MODEL to one of them")
+
+
+def _model_ids(response: httpx.Response) -> set[str] | None:
+    try:
+        listed = response.json()["data"]
+        return {entry["id"] for entry in listed if isinstance(entry.get("id"), str)}
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None

@@ -32,6 +32,7 @@ from pydantic import (
     model_validator,
 )
 
+from app.tools.errors import ToolError
 from app.validation_errors import error_lines
 
 PLACEHOLDER = re.compile(r"\{([a-z][a-z0-9_]*)\}")
@@ -105,10 +106,15 @@ class Api(_Strict):
     description: str = ""
 
     def resolved_headers(self) -> dict[str, str]:
+        """The headers with each `env:NAME` read now; an unset one refuses the call, since an
+        empty `Authorization:` would reach the API as if no secret were needed."""
         out = {}
         for name, value in self.headers.items():
             if value.startswith("env:"):
-                value = os.environ.get(value[4:], "")
+                variable, value = value[4:], os.environ.get(value[4:], "")
+                if not value:
+                    raise ToolError(f"header {name} reads the environment variable {variable}, which is "
+                                    f"not set on the server; the call was not made")
             out[name] = value
         return out
 
