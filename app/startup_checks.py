@@ -109,7 +109,12 @@ def operator_files(settings: Settings) -> list[str]:
 def schema(settings: Settings) -> list[str]:
     """The database answers and its schema is the code's (SQLite is brought there)."""
     from app.store.db import create_db_engine
-    from app.store.migrate import SchemaAhead, SchemaBehind, describe_db_error, ensure_current
+    from app.store.migrate import (
+        SchemaAhead,
+        SchemaBehind,
+        describe_db_error,
+        ensure_current,
+    )
 
     try:
         engine = create_db_engine(settings.db_url)
@@ -133,7 +138,11 @@ def refusals(settings: Settings) -> list[str]:
 
 
 def notices(settings: Settings, tool_names: list[str]) -> list[str]:
-    from app.tools.operator_file import OperatorFileError, load_operator, operator_warnings
+    from app.tools.operator_file import (
+        OperatorFileError,
+        load_operator,
+        operator_warnings,
+    )
     from app.tools.policy import PolicyError, load_policy
 
     found = short_secrets(settings)

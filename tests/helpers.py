@@ -64,3 +64,13 @@ def wait_healthy(proc: subprocess.Popen, port: int, timeout: float = 30) -> None
         except httpx.HTTPError:
             time.sleep(0.2)
     raise AssertionError("serve did not start")
+
+
+def until(condition, seconds: float = 60) -> bool:
+    """True as soon as `condition()` is; False when `seconds` pass first."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return False

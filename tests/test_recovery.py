@@ -14,7 +14,7 @@ import pytest
 
 from tests.fake_http import RecordingServer
 from tests.fake_ollama import FakeOllama
-from tests.helpers import CLI, cli_env, free_port, plan, rows, wait_healthy
+from tests.helpers import CLI, cli_env, free_port, plan, rows, until, wait_healthy
 
 pytestmark = pytest.mark.slow  # each test starts real processes
 
@@ -23,14 +23,6 @@ def _start(tmp_path, env, port):
     return subprocess.Popen(CLI + ["serve", "--port", str(port)], cwd=tmp_path, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
-
-def _until(condition, seconds=20):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def test_kill_between_acknowledgement_and_answer(backend, engine, tmp_path):
@@ -65,8 +57,8 @@ def test_kill_between_acknowledgement_and_answer(backend, engine, tmp_path):
         second = _start(tmp_path, env, port)
         try:
             wait_healthy(second, port)
-            assert _until(lambda: rows(engine, "dedupe_messages")[0]["status"] == "done")
-            assert _until(lambda: len(graph.requests) == 1)
+            assert until(lambda: rows(engine, "dedupe_messages")[0]["status"] == "done")
+            assert until(lambda: len(graph.requests) == 1)
         finally:
             second.terminate()
             second.wait()

@@ -8,12 +8,11 @@ import json
 import os
 import signal
 import subprocess
-import time
 
 import pytest
 
 from tests.fake_ollama import FakeOllama
-from tests.helpers import CLI, cli_env, rows
+from tests.helpers import CLI, cli_env, rows, until
 
 pytestmark = pytest.mark.slow  # each test starts real processes
 KEY = {"X-API-Key": "task-key"}
@@ -24,14 +23,6 @@ def _worker(tmp_path, env, name):
     return subprocess.Popen(CLI + ["worker", "--slots", "1"], cwd=tmp_path, env=env, stdout=log,
                             stderr=subprocess.STDOUT)
 
-
-def _until(condition, seconds=60):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def _plan(*calls) -> str:
@@ -64,7 +55,7 @@ def test_two_workers_drain_a_queue_each_task_once(backend, engine, make_client, 
                       WORKSPACE_ROOT=str(workspace), TASK_LEASE_SEC="5", TASK_POLL_SEC="0.2")
         workers = [_worker(tmp_path, env, f"w{n}") for n in range(2)]
         try:
-            assert _until(lambda: all(r["status"] == "complete" for r in rows(engine, "tasks"))), \
+            assert until(lambda: all(r["status"] == "complete" for r in rows(engine, "tasks"))), \
                 [r["status"] for r in rows(engine, "tasks")]
         finally:
             _stop(*workers)
@@ -111,16 +102,16 @@ def test_a_worker_killed_during_a_confirmed_call_is_never_run_twice(backend, eng
         first = _worker(tmp_path, env, "first")
         second = None
         try:
-            assert _until(lambda: client.get(f"/api/tasks/{task['id']}", headers=KEY).json()["status"]
+            assert until(lambda: client.get(f"/api/tasks/{task['id']}", headers=KEY).json()["status"]
                           == "awaiting_confirmation")
             [parked] = client.get(f"/api/tasks/{task['id']}", headers=KEY).json()["confirmations"]
             assert client.post(f"/api/tasks/{task['id']}/confirm", json={"token": parked["token"]},
                                headers=KEY).status_code == 200
-            assert _until(lambda: marks.exists())  # the call is running in the first worker
+            assert until(lambda: marks.exists())  # the call is running in the first worker
             os.kill(first.pid, signal.SIGKILL)
             first.wait()
             second = _worker(tmp_path, env, "second")
-            assert _until(lambda: client.get(f"/api/tasks/{task['id']}", headers=KEY).json()["status"]
+            assert until(lambda: client.get(f"/api/tasks/{task['id']}", headers=KEY).json()["status"]
                           == "complete")
         finally:
             _stop(*([second] if second else []))

@@ -15,6 +15,18 @@ def _operator(name: str | None) -> str:
     return (name or "").strip() or getpass.getuser()
 
 
+def _runtime():
+    """The runtime that runs an approved call, or None when a bad policy file stops it (said)."""
+    from app.runtime import Runtime
+    from app.tools.policy import PolicyError
+
+    try:
+        return Runtime(load_settings())
+    except PolicyError as exc:
+        print(str(exc), file=sys.stderr)
+        return None
+
+
 def confirmation_id(text: str) -> int:
     """The id `confirmations list` shows: a positive whole number."""
     if not text.strip().isdigit() or not 0 < int(text) < 2**63:
@@ -43,15 +55,9 @@ def cmd_list(args) -> int:
 
 def cmd_cancel(args) -> int:
     from app.confirmations.approvals import NotPending, reject
-    from app.runtime import Runtime
-    from app.tools.policy import PolicyError
 
-    settings = load_settings()
-    by = _operator(args.by)
-    try:
-        runtime = Runtime(settings)
-    except PolicyError as exc:
-        print(str(exc), file=sys.stderr)
+    runtime, by = _runtime(), _operator(args.by)
+    if runtime is None:
         return 1
     try:
         decided = reject(runtime, args.id, by, args.reason)
@@ -65,15 +71,9 @@ def cmd_cancel(args) -> int:
 
 def cmd_confirm(args) -> int:
     from app.confirmations.approvals import NotPending, approve
-    from app.runtime import Runtime
-    from app.tools.policy import PolicyError
 
-    settings = load_settings()
-    by = _operator(args.by)
-    try:
-        runtime = Runtime(settings)
-    except PolicyError as exc:
-        print(str(exc), file=sys.stderr)
+    runtime, by = _runtime(), _operator(args.by)
+    if runtime is None:
         return 1
     try:
         decided, execution = approve(runtime, args.id, by)
