@@ -247,3 +247,15 @@ def test_an_operator_approves_a_tasks_call_by_its_id(tasks_client, model, engine
         approve(runtime, pending["id"], "juan")
     [event] = rows(engine, "audit_events", kind="confirmation_approved")
     assert event["data"]["approved_by"] == "maria" and event["session_id"] == task["id"]
+
+
+def test_cancelling_a_waiting_task_drops_its_confirmations(tasks_client, model, engine):
+    model.push(plan("Registering.", ("register_customer", {"name": "Ana", "email": "ana@example.com"})))
+    client = tasks_client()
+    task = create(client)
+    [confirmation] = wait_for(client, task["id"], "awaiting_confirmation")["confirmations"]
+    cancelled = client.put(f"/api/tasks/{task['id']}/status", json={"status": "cancelled"}, headers=KEY).json()
+    assert cancelled["status"] == "cancelled" and cancelled["confirmations"] == []
+    assert [r["status"] for r in rows(engine, "pending_confirmations")] == ["cancelled"]
+    late = client.post(f"/api/tasks/{task['id']}/confirm", json={"token": confirmation["token"]}, headers=KEY)
+    assert late.status_code == 409 and rows(engine, "customers") == []

@@ -175,6 +175,12 @@ def pending_confirmations(conn: Connection, task_id: str, channel: str) -> list[
                                             pc.c.status == "pending").order_by(pc.c.id)).all()
 
 
+def cancel_pending_confirmations(conn: Connection, task_id: str, channel: str) -> int:
+    return conn.execute(sa.update(pc).where(pc.c.channel == channel, pc.c.session_id == task_id,
+                                            pc.c.status == "pending")
+                        .values(status="cancelled", resolved_at=utcnow())).rowcount
+
+
 # -- workspaces ---------------------------------------------------------------------------
 
 def workspace(conn: Connection, agent: str, task_id: str | None) -> Any:

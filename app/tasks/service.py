@@ -132,6 +132,11 @@ class Tasks:
         with writing(self.engine) as conn:
             if not repository.change(conn, task_id, from_status=allowed, **values):
                 raise TaskError(409, "the task changed meanwhile; read it again")
+            if to == TaskStatus.CANCELLED:  # its parked calls can no longer be confirmed anywhere
+                dropped = repository.cancel_pending_confirmations(conn, task_id, CHANNEL)
+                if dropped:
+                    journal.add(UpdateType.CONFIRMATION, f"{dropped} waiting confirmation(s) dropped with the task",
+                                event="dropped", count=dropped)
             journal.flush(conn)
         journal.trail.committed()
         self._wake()
