@@ -160,3 +160,21 @@ def test_mysql_half_is_one_summary_line_without_a_database(tmp_path):
     assert "TEST_DB_URL=" in out.stdout
     in_ci = run(argv, ROOT, timeout=120, **{**env, "CI": "true"})
     assert in_ci.returncode != 0 and "CI=true" in in_ci.stdout
+
+
+@pytest.mark.parametrize("backend", ["mysql"], indirect=True)  # a server to be missing a database on
+def test_every_command_on_an_unusable_database_is_one_line(backend, tmp_path):
+    _, url, _ = backend
+    missing = make_url(url).set(database="llm_planner_no_such_db").render_as_string(hide_password=False)
+    for command in (["audit", "verify"], ["task", "list"], ["confirmations", "list"]):
+        out = subprocess.run(CLI + command, cwd=tmp_path, env=cli_env(DB_URL=missing), capture_output=True,
+                             text=True, timeout=60)
+        assert out.returncode == 1, (command, out.stderr)
+        assert "Traceback" not in out.stderr and "does not exist" in out.stderr
+        assert len(out.stderr.strip().splitlines()) == 1, out.stderr
+
+
+def test_an_unwritable_log_file_is_one_line(tmp_path):
+    out = subprocess.run(CLI + ["worker"], cwd=tmp_path, env=cli_env(LOG_FILE="/proc/no-such/agent.log"),
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 1 and "Traceback" not in out.stderr and "LOG_FILE" in out.stderr

@@ -6,6 +6,8 @@ import argparse
 import logging
 import sys
 
+from sqlalchemy.exc import DBAPIError
+
 from app.cli import (
     audit,
     confirmations,
@@ -28,11 +30,23 @@ def main(argv: list[str] | None = None) -> int:
         from app.cli.settings import load_settings
         from app.observability.logs import configure
 
-        configure(load_settings())
+        settings = load_settings()
+        try:
+            configure(settings)
+        except OSError as exc:  # LOG_FILE in a folder this user cannot write, say
+            print(f"LOG_FILE {settings.log_file}: cannot be written ({exc.strerror or exc})", file=sys.stderr)
+            return 1
     else:
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
         logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except DBAPIError as exc:  # any command on a database it cannot use: one line, never a traceback
+        from app.cli.settings import load_settings
+        from app.store.migrate import describe_db_error
+
+        print(describe_db_error(exc, load_settings().db_url), file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError
 
 ROOT = Path(__file__).resolve().parents[2]
+MYSQL_NO_SUCH_TABLE = 1146
 MYSQL_UNKNOWN_DATABASE = 1049
 
 
@@ -107,4 +108,6 @@ def describe_db_error(exc: Exception, url: str) -> str:
                 f"`llm-planner migrate`.")
     text = str(orig if orig is not None else exc).strip()
     reason = text.splitlines()[0] if text else type(exc).__name__
+    if code == MYSQL_NO_SUCH_TABLE or "no such table" in text:
+        return f"The database at {shown} has no schema yet ({reason}): run `llm-planner migrate` first."
     return f"Cannot use the database at {shown}: {reason}"
