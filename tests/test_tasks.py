@@ -259,3 +259,31 @@ def test_cancelling_a_waiting_task_drops_its_confirmations(tasks_client, model, 
     assert [r["status"] for r in rows(engine, "pending_confirmations")] == ["cancelled"]
     late = client.post(f"/api/tasks/{task['id']}/confirm", json={"token": confirmation["token"]}, headers=KEY)
     assert late.status_code == 409 and rows(engine, "customers") == []
+
+
+def test_a_step_whose_store_fails_is_run_again_and_the_task_finishes(tasks_client, model, monkeypatch, engine):
+    """The database goes away while a step is stored: nothing of the step is kept, its lease
+    runs out, and the task is taken over from its last stored step and finished."""
+    import sqlalchemy as sa
+
+    from app.tasks import repository
+
+    real, attempts = repository.insert_step, []
+
+    def failing_once(conn, *args, **kwargs):
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise sa.exc.OperationalError("INSERT INTO task_steps", {}, ConnectionError("server has gone away"))
+        return real(conn, *args, **kwargs)
+
+    monkeypatch.setattr(repository, "insert_step", failing_once)
+    model.push(plan("Looking.", ("list_dir", {})), plan("Looking again.", ("list_dir", {})),
+               plan("Done.", ("finish_task", {"summary": "ok", "files": []})))
+    client = tasks_client()
+    task = create(client)
+    done = wait_for(client, task["id"], "complete", "failed", timeout=30)
+    assert done["status"] == "complete" and done["steps"] == 2
+    assert [r["step"] for r in rows(engine, "task_steps", task_id=task["id"])] == [1, 2]
+    steps = [u for u in client.get(f"/api/tasks/{task['id']}/updates", headers=KEY).json()["updates"]
+             if u["update_type"] == "step"]
+    assert [u["content"] for u in steps] == ["Looking again.", "Done."]  # the lost step left no update
