@@ -4,11 +4,14 @@ migrations users run, driving the real app over HTTP with a scripted model."""
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from aiosmtpd.controller import Controller
 from fastapi.testclient import TestClient
+from sqlalchemy.engine import make_url
 
 from app.audit.chain import GENESIS
 from app.config import Settings
@@ -165,3 +168,46 @@ def make_client(make_settings, engine, model):
 @pytest.fixture
 def client(make_client) -> TestClient:
     return make_client()
+
+
+@pytest.fixture
+def empty_db(backend, tmp_path):
+    """A database with no schema at all: a new SQLite file, or a new MySQL database."""
+    kind, url, _ = backend
+    if kind == "sqlite":
+        yield f"sqlite:///{tmp_path}/fresh.db"
+        return
+    parsed = make_url(url)
+    name = f"{parsed.database}_fresh"
+    server = create_db_engine(parsed.set(database="").render_as_string(hide_password=False))
+    with server.begin() as conn:
+        conn.execute(sa.text(f"DROP DATABASE IF EXISTS `{name}`"))
+        conn.execute(sa.text(f"CREATE DATABASE `{name}`"))
+    yield parsed.set(database=name).render_as_string(hide_password=False)
+    with server.begin() as conn:
+        conn.execute(sa.text(f"DROP DATABASE IF EXISTS `{name}`"))
+    server.dispose()
+
+
+class Mailbox:
+    """A stand-in SMTP server's inbox: what was delivered to it."""
+
+    def __init__(self):
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append(envelope.content.decode())
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    mailbox = Mailbox()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield port, mailbox
+    controller.stop()
+

@@ -6,31 +6,11 @@ import subprocess
 import httpx
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
 
 from app.store.db import create_db_engine
 from tests.helpers import CLI, cli_env, free_port, wait_healthy
 
 pytestmark = pytest.mark.slow  # each test starts real processes
-
-@pytest.fixture
-def empty_db(backend, tmp_path):
-    """A database with no schema at all: a new SQLite file, or a new MySQL database."""
-    kind, url, _ = backend
-    if kind == "sqlite":
-        yield f"sqlite:///{tmp_path}/fresh.db"
-        return
-    parsed = make_url(url)
-    name = f"{parsed.database}_fresh"
-    server = create_db_engine(parsed.set(database="").render_as_string(hide_password=False))
-    with server.begin() as conn:
-        conn.execute(sa.text(f"DROP DATABASE IF EXISTS `{name}`"))
-        conn.execute(sa.text(f"CREATE DATABASE `{name}`"))
-    yield parsed.set(database=name).render_as_string(hide_password=False)
-    with server.begin() as conn:
-        conn.execute(sa.text(f"DROP DATABASE IF EXISTS `{name}`"))
-    server.dispose()
-
 
 def _serve(tmp_path, db_url, port):
     return subprocess.Popen(CLI + ["serve", "--port", str(port)], cwd=tmp_path,

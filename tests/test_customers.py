@@ -1,35 +1,11 @@
 """register_customer → e-mailed code → verify_customer_email, over a real SMTP server."""
 
 import re
-import socket
 
-import pytest
 import sqlalchemy as sa
-from aiosmtpd.controller import Controller
 
 from plugins.customers.records import email_verifications
 from tests.helpers import chat, rows
-
-
-class Inbox:
-    def __init__(self):
-        self.messages = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append(envelope.content.decode())
-        return "250 OK"
-
-
-@pytest.fixture
-def smtp():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield port, inbox
-    controller.stop()
 
 
 def confirm(client, body):

@@ -4,38 +4,15 @@ logged or answered in plain text; a parked call still runs with the real value."
 import json
 import logging
 import re
-import socket
 
 import pytest
 import sqlalchemy as sa
-from aiosmtpd.controller import Controller
 
 from app.confirmations.sealing import SEALED
 from app.store.tables import pending_confirmations
 from app.tools import ToolArgs, tool
 from app.tools.errors import BadToolDeclaration
 from tests.helpers import ALL_TABLES, chat, plan, rows
-
-
-class Mailbox:
-    def __init__(self):
-        self.messages = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append(envelope.content.decode())
-        return "250 OK"
-
-
-@pytest.fixture
-def smtp():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    mailbox = Mailbox()
-    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield port, mailbox
-    controller.stop()
 
 
 class Captured(logging.Handler):

@@ -44,25 +44,6 @@ def docker_env_file(path) -> dict[str, str]:
     return values
 
 
-@pytest.fixture
-def scratch_db(backend, tmp_path):
-    """A database of this test's own: a new SQLite file, or a new MySQL database."""
-    kind, url, _ = backend
-    if kind == "sqlite":
-        yield f"sqlite:///{tmp_path}/scratch.db"
-        return
-    parsed = make_url(url)
-    name = f"{parsed.database}_scratch"
-    server = create_db_engine(parsed.set(database="").render_as_string(hide_password=False))
-    with server.begin() as conn:
-        conn.execute(sa.text(f"DROP DATABASE IF EXISTS `{name}`"))
-        conn.execute(sa.text(f"CREATE DATABASE `{name}`"))
-    yield parsed.set(database=name).render_as_string(hide_password=False)
-    with server.begin() as conn:
-        conn.execute(sa.text(f"DROP DATABASE IF EXISTS `{name}`"))
-    server.dispose()
-
-
 # -- .env.example under `docker run --env-file` ------------------------------------------
 
 
@@ -95,18 +76,18 @@ def test_serve_refuses_a_key_copied_from_env_example(tmp_path, setting, value):
 # -- a schema newer than the code --------------------------------------------------------
 
 
-def test_schema_newer_than_the_code_says_upgrade_the_code(scratch_db, tmp_path):
-    upgrade(scratch_db)
-    engine = create_db_engine(scratch_db)
+def test_schema_newer_than_the_code_says_upgrade_the_code(empty_db, tmp_path):
+    upgrade(empty_db)
+    engine = create_db_engine(empty_db)
     with engine.begin() as conn:
         conn.execute(sa.text("UPDATE alembic_version SET version_num = 'ffff_from_a_newer_release'"))
     engine.dispose()
     for argv in (CLI + ["migrate"], CLI + ["serve", "--port", str(free_port())],
                  UVICORN + ["--port", str(free_port())]):
-        said = refused(run(argv, tmp_path, DB_URL=scratch_db), "ffff_from_a_newer_release",
+        said = refused(run(argv, tmp_path, DB_URL=empty_db), "ffff_from_a_newer_release",
                        "older than the database", "upgrade llm-planner")
         assert "Run `llm-planner migrate`" not in said
-    with create_db_engine(scratch_db).connect() as conn:  # and nothing was touched
+    with create_db_engine(empty_db).connect() as conn:  # and nothing was touched
         assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == \
             "ffff_from_a_newer_release"
 
@@ -133,8 +114,8 @@ def test_migrate_to_a_database_that_does_not_exist(backend, tmp_path):
 
 
 @pytest.mark.parametrize("backend", ["mysql"], indirect=True)
-def test_uvicorn_on_an_empty_schema_says_run_migrate(backend, scratch_db, tmp_path):
-    result = run(UVICORN + ["--port", str(free_port())], tmp_path, DB_URL=scratch_db)
+def test_uvicorn_on_an_empty_schema_says_run_migrate(backend, empty_db, tmp_path):
+    result = run(UVICORN + ["--port", str(free_port())], tmp_path, DB_URL=empty_db)
     said = refused(result, "llm-planner migrate", "empty database")
     assert len([line for line in said.splitlines() if '"level": "ERROR"' in line]) == 1
 
