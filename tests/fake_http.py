@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl
 
 
 class LoopbackServer:
@@ -37,9 +38,13 @@ def send_json(handler: BaseHTTPRequestHandler, status: int, payload) -> None:
 
 
 class RecordingServer(LoopbackServer):
-    def __init__(self) -> None:
+    """Records each POST (its path, headers and body: JSON, or a form as a dict) and answers
+    with the next of `statuses`, else `ok`; `answer(status)` is the JSON body sent back."""
+
+    def __init__(self, ok: int = 200, answer=None) -> None:
         self.requests: list[dict] = []
         self.statuses: list[int] = []
+        answer = answer or (lambda status: {"messages": [{"id": "wamid.sent"}]} if status == 200 else {"error": {}})
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -49,9 +54,11 @@ class RecordingServer(LoopbackServer):
             def do_POST(self):
                 length = int(self.headers.get("Content-Length", 0))
                 raw = self.rfile.read(length)
-                status = outer.statuses.pop(0) if outer.statuses else 200
-                outer.requests.append({"path": self.path, "headers": dict(self.headers),
-                                       "body": json.loads(raw or b"{}"), "status": status})
-                send_json(self, status, {"messages": [{"id": "wamid.sent"}]} if status == 200 else {"error": {}})
+                status = outer.statuses.pop(0) if outer.statuses else ok
+                form = "form-urlencoded" in (self.headers.get("Content-Type") or "")
+                body = dict(parse_qsl(raw.decode())) if form else json.loads(raw or b"{}")
+                outer.requests.append({"path": self.path, "headers": dict(self.headers), "body": body,
+                                       "status": status})
+                send_json(self, status, answer(status))
 
         self._serve(Handler)

@@ -6,13 +6,11 @@ import hmac
 import json
 import logging
 import time
-from http.server import BaseHTTPRequestHandler
-from urllib.parse import parse_qsl
 
 import pytest
 from twilio.request_validator import RequestValidator
 
-from tests.fake_http import LoopbackServer, RecordingServer, send_json
+from tests.fake_http import RecordingServer
 from tests.helpers import plan, rows
 
 APP_SECRET, VERIFY = "meta-app-secret", "verify-me"
@@ -163,31 +161,10 @@ def test_twilio_behind_a_proxy_uses_the_public_url(make_client, model):
     assert twilio_post(client, params, url="https://bot.example.com/provider/twilio").status_code == 200
 
 
-class TwilioMessagesApi(LoopbackServer):
-    """A stand-in for Twilio's Messages API: records each form post, answers the next status."""
-
-    def __init__(self) -> None:
-        self.requests: list[dict] = []
-        self.statuses: list[int] = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                status = outer.statuses.pop(0) if outer.statuses else 201
-                outer.requests.append({"path": self.path, "auth": self.headers.get("Authorization"),
-                                       "form": dict(parse_qsl(raw.decode())), "status": status})
-                send_json(self, status, {"sid": "SMsent"} if status == 201 else {"code": 20003})
-
-        self._serve(Handler)
-
-
 @pytest.fixture
 def twilio_api():
-    with TwilioMessagesApi() as server:
+    # Twilio's Messages API: form posts, 201 with the message's sid.
+    with RecordingServer(ok=201, answer=lambda status: {"sid": "SMsent"} if status == 201 else {"code": 20003}) as server:
         yield server
 
 
@@ -222,8 +199,8 @@ def test_twilio_slow_turn_gets_empty_twiml_then_the_messages_api(make_client, mo
     assert _until(lambda: len(twilio_api.requests) == 1)
     [sent] = twilio_api.requests
     assert sent["path"] == "/2010-04-01/Accounts/AC123/Messages.json"
-    assert sent["auth"] == "Basic " + base64.b64encode(f"AC123:{TOKEN}".encode()).decode()
-    assert sent["form"] == {"To": "whatsapp:+14155550100", "From": "whatsapp:+14155559999",
+    assert sent["headers"]["Authorization"] == "Basic " + base64.b64encode(f"AC123:{TOKEN}".encode()).decode()
+    assert sent["body"] == {"To": "whatsapp:+14155550100", "From": "whatsapp:+14155559999",
                             "Body": "Sorry for the wait"}
     assert _until(lambda: rows(engine, "audit_events", kind="reply_sent"))
     [row] = rows(engine, "dedupe_messages")

@@ -19,6 +19,7 @@ from app.audit.kinds import AuditKind
 from app.http.bodies import error_payload
 from app.observability.logs import request_id_var
 from app.runtime import Runtime
+from app.tasks.service import TaskError
 from app.validation_errors import error_lines
 
 log = logging.getLogger("llm_planner")
@@ -115,6 +116,11 @@ def install(app: FastAPI, runtime: Runtime) -> None:
         if exc.status_code == 405:
             headers["Allow"] = _allowed_methods(request)
         return error_response(exc.status_code, exc.detail, _http_error_text(request, exc), headers)
+
+    @app.exception_handler(TaskError)
+    async def task_refused(request: Request, exc: TaskError):
+        # The task service's refusals (404, 409, 400) answer like any other, wherever they rise.
+        return error_response(exc.status, exc.message, sentence(exc.message))
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception):

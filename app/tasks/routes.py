@@ -28,7 +28,6 @@ from app.tasks.schemas import (
     WorkspaceCreate,
     WorkspaceList,
 )
-from app.tasks.service import TaskError
 from app.tasks.states import TaskStatus
 from app.tools.errors import ToolError
 from app.tools.workspace import Workspace as Folder
@@ -38,16 +37,9 @@ router = APIRouter(prefix="/api", tags=["tasks"], dependencies=[Depends(agent_ke
 EVENTS_POLL_SEC = 0.5
 
 
-def _refused(exc: TaskError) -> HTTPException:
-    return HTTPException(exc.status, exc.message)
-
-
 @router.post("/tasks", status_code=201, response_model=Task)
 def create_task(body: TaskCreate, runtime: RuntimeDep) -> Task:
-    try:
-        return runtime.tasks.create(body)
-    except TaskError as exc:
-        raise _refused(exc) from None
+    return runtime.tasks.create(body)
 
 
 @router.get("/tasks", response_model=TaskList)
@@ -57,38 +49,26 @@ def list_tasks(runtime: RuntimeDep,
                agent: Annotated[str | None, Query(max_length=64)] = None,
                limit: Annotated[int, Query(ge=1, le=200)] = 50,
                cursor: Annotated[str | None, Query(max_length=100)] = None) -> TaskList:
-    try:
-        tasks, next_cursor = runtime.tasks.page(status=status, stage=stage, agent=agent, limit=limit,
-                                                cursor=cursor)
-    except TaskError as exc:
-        raise _refused(exc) from None
+    tasks, next_cursor = runtime.tasks.page(status=status, stage=stage, agent=agent, limit=limit,
+                                            cursor=cursor)
     return TaskList(tasks=tasks, next_cursor=next_cursor)
 
 
 @router.get("/tasks/{task_id}", response_model=Task)
 def get_task(task_id: str, runtime: RuntimeDep) -> Task:
-    try:
-        return runtime.tasks.get(task_id)
-    except TaskError as exc:
-        raise _refused(exc) from None
+    return runtime.tasks.get(task_id)
 
 
 @router.put("/tasks/{task_id}/status", response_model=Task)
 def change_status(task_id: str, body: StatusChange, runtime: RuntimeDep) -> Task:
-    try:
-        return runtime.tasks.change_status(task_id, TaskStatus(body.status))
-    except TaskError as exc:
-        raise _refused(exc) from None
+    return runtime.tasks.change_status(task_id, TaskStatus(body.status))
 
 
 @router.get("/tasks/{task_id}/updates", response_model=UpdateList)
 def task_updates(task_id: str, runtime: RuntimeDep,
                  after: Annotated[int | None, Query(ge=0)] = None,
                  limit: Annotated[int, Query(ge=1, le=500)] = 100) -> UpdateList:
-    try:
-        return UpdateList(updates=runtime.tasks.updates(task_id, after, limit))
-    except TaskError as exc:
-        raise _refused(exc) from None
+    return UpdateList(updates=runtime.tasks.updates(task_id, after, limit))
 
 
 @router.get("/tasks/{task_id}/events", response_class=StreamingResponse,
@@ -97,10 +77,7 @@ async def task_events(task_id: str, request: Request, runtime: RuntimeDep,
                       after: Annotated[int | None, Query(ge=0)] = None) -> StreamingResponse:
     """Each new update as `data: <update JSON>`; the stream ends once the task has ended."""
     tasks = runtime.tasks
-    try:
-        await anyio.to_thread.run_sync(tasks.get, task_id)
-    except TaskError as exc:
-        raise _refused(exc) from None
+    await anyio.to_thread.run_sync(tasks.get, task_id)  # 404 for an unknown task, before the stream
 
     async def stream():
         last = after
@@ -124,27 +101,18 @@ async def task_events(task_id: str, request: Request, runtime: RuntimeDep,
 
 @router.post("/tasks/{task_id}/confirm", response_model=Task)
 def confirm_call(task_id: str, body: TokenBody, runtime: RuntimeDep) -> Task:
-    try:
-        return runtime.tasks.answer(task_id, body.token, "confirm")
-    except TaskError as exc:
-        raise _refused(exc) from None
+    return runtime.tasks.answer(task_id, body.token, "confirm")
 
 
 @router.post("/tasks/{task_id}/cancel", response_model=Task)
 def cancel_call(task_id: str, body: TokenBody, runtime: RuntimeDep) -> Task:
-    try:
-        return runtime.tasks.answer(task_id, body.token, "cancel")
-    except TaskError as exc:
-        raise _refused(exc) from None
+    return runtime.tasks.answer(task_id, body.token, "cancel")
 
 
 # -- files: the task's folder, and the agents' workspaces (the same folders) ---------------
 
 def _task_folder(runtime, task_id: str) -> Folder:
-    try:
-        return runtime.tasks.folder_of(task_id)
-    except TaskError as exc:
-        raise _refused(exc) from None
+    return runtime.tasks.folder_of(task_id)
 
 
 def _list(folder: Folder, path: str) -> Listing:
