@@ -287,3 +287,26 @@ def test_a_step_whose_store_fails_is_run_again_and_the_task_finishes(tasks_clien
     steps = [u for u in client.get(f"/api/tasks/{task['id']}/updates", headers=KEY).json()["updates"]
              if u["update_type"] == "step"]
     assert [u["content"] for u in steps] == ["Looking again.", "Done."]  # the lost step left no update
+
+
+def test_workspaces_are_listed_made_and_take_uploaded_files(tasks_client, workspace):
+    client = tasks_client(task_workers=0)
+    task = create(client)
+    [own] = client.get("/api/workspaces", params={"task_id": task["id"]}, headers=KEY).json()["workspaces"]
+    assert own["workspace_path"] == task["workspace"] and own["agent"] == "default"
+    made = client.post("/api/workspaces", json={"agent": "default"}, headers=KEY)
+    again = client.post("/api/workspaces", json={"agent": "default"}, headers=KEY)
+    assert (made.status_code, again.status_code) == (201, 200) and made.json()["id"] == again.json()["id"]
+    assert {"tools", "references"} <= {p.name for p in (workspace / made.json()["workspace_path"]).iterdir()}
+    assert client.post("/api/workspaces", json={"agent": "ghost"}, headers=KEY).status_code == 400
+    up = client.post(f"/api/workspaces/{own['id']}/files", headers=KEY,
+                     data={"path": "research/notes.txt"}, files={"file": ("notes.txt", b"field notes")})
+    assert up.status_code == 201, up.text
+    assert client.get(f"/api/tasks/{task['id']}/files/research/notes.txt", headers=KEY).content == b"field notes"
+    listed = client.get(f"/api/workspaces/{own['id']}/files", params={"path": "research"}, headers=KEY).json()
+    assert [e["name"] for e in listed["entries"]] == ["notes.txt"]
+    outside = client.post(f"/api/workspaces/{own['id']}/files", headers=KEY,
+                          data={"path": "../../../../escape.txt"}, files={"file": ("x", b"evil")})
+    assert outside.status_code == 404
+    assert not (workspace / "escape.txt").exists() and not (workspace.parent / "escape.txt").exists()
+    assert client.get("/api/workspaces/999/files", headers=KEY).status_code == 404

@@ -9,7 +9,16 @@ import tempfile
 from typing import Annotated
 
 import anyio
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import (
+    APIRouter,
+    Depends,
+    File,
+    Form,
+    HTTPException,
+    Query,
+    Request,
+    UploadFile,
+)
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 
 from app.http.bodies import error_responses
@@ -220,3 +229,13 @@ def workspace_files(workspace_id: int, runtime: RuntimeDep,
 def workspace_file(workspace_id: int, path: str, runtime: RuntimeDep) -> FileResponse:
     return _file(_workspace_folder(runtime, workspace_id), path)
 
+
+
+@router.post("/workspaces/{workspace_id}/files", status_code=201)
+async def upload_workspace_file(workspace_id: int, runtime: RuntimeDep, file: Annotated[UploadFile, File()],
+                                path: Annotated[str, Form(min_length=1, max_length=1024)]) -> dict:
+    """Multipart `file` and `path`: the file put at `path` in that workspace (the body is
+    bounded by MAX_REQUEST_SIZE before the route runs)."""
+    folder = await anyio.to_thread.run_sync(_workspace_folder, runtime, workspace_id)
+    data = await file.read()
+    return await anyio.to_thread.run_sync(_put, folder, path, data)
