@@ -55,6 +55,8 @@ def test_two_workers_drain_a_queue_each_task_once(backend, engine, make_client, 
                       WORKSPACE_ROOT=str(workspace), TASK_LEASE_SEC="5", TASK_POLL_SEC="0.2")
         workers = [_worker(tmp_path, env, f"w{n}") for n in range(2)]
         try:
+            # Both up before the queue can drain: under load one worker alone may finish all twelve.
+            assert until(lambda: all("task slot(s)" in (tmp_path / f"w{n}.log").read_text() for n in range(2)))
             assert until(lambda: all(r["status"] == "complete" for r in rows(engine, "tasks"))), \
                 [r["status"] for r in rows(engine, "tasks")]
         finally:
@@ -64,7 +66,7 @@ def test_two_workers_drain_a_queue_each_task_once(backend, engine, make_client, 
         steps = [u for u in rows(engine, "task_updates", task_id=task_id) if u["update_type"] == "step"]
         assert len(steps) == 1
     assert len(ollama.requests) == 12  # one plan per task: none was run twice
-    assert all(w.returncode == 0 for w in workers)
+    assert [w.returncode for w in workers] == [0, 0], [(tmp_path / f"w{n}.log").read_text() for n in range(2)]
 
 
 @pytest.mark.parametrize("backend", ["mysql"], indirect=True)

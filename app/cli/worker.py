@@ -15,6 +15,11 @@ def cmd_worker(args) -> int:
     from app.runtime import Runtime
     from app.store.migrate import SchemaAhead, SchemaBehind, ensure_current
 
+    # First of all: a SIGTERM while the worker is still starting (systemd stopping it at
+    # once, a test's teardown) is a clean stop too, not a kill.
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
     settings = load_settings()
     runtime = Runtime(settings)
     try:
@@ -25,9 +30,6 @@ def cmd_worker(args) -> int:
     slots = args.slots or max(1, settings.task_workers)
     worker = runtime.task_worker
     worker.slots = slots
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
     worker.start()
     print(f"worker {worker.owner}: {slots} task slot(s); stop with SIGTERM or Ctrl-C", flush=True)
     stop.wait()
