@@ -125,6 +125,13 @@ class Settings(BaseSettings):
     task_poll_sec: float = Field(1, gt=0)
     task_drain_sec: float = Field(30, ge=0)
 
+    # sandbox: every process a tool starts (app/tools/sandbox.py)
+    sandbox: Literal["bwrap", "none"] = "bwrap"
+    sandbox_max_procs: int = Field(64, ge=4)
+    sandbox_max_memory_mb: int = Field(1024, ge=64)
+    sandbox_max_file_mb: int = Field(100, ge=1)
+    sandbox_uid: int = Field(65534, ge=1)  # the user it runs as when the service runs as root
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper(cls, value):

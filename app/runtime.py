@@ -43,6 +43,9 @@ class Runtime:
         self.settings = settings
         self.engine = engine or create_db_engine(settings.db_url)
         self.registry = registry or load_registry(settings.plugins_dir)
+        # sandbox: with SANDBOX=none a `sandboxed` tool asks for confirmation like a `write` one
+        if settings.sandbox == "none":
+            self.registry = self.registry.sandbox_off()
         metrics.KNOWN_TOOLS.update(self.registry.names())
         self.model = model or build_model(settings)
         self.texts = Texts(settings.reply_language)

@@ -2,6 +2,7 @@
 
 import difflib
 import os
+import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -146,3 +147,85 @@ def write_file(args: WriteFileArgs, ctx: ToolContext) -> dict:
         raise
     return {"path": ctx.workspace.relative(path), "bytes": len(args.content.encode()),
             "created": not existed}
+
+
+# -- make_dir, move_path, delete_path: write, and only the folder's files (none asks in a task)
+
+
+class MakeDirArgs(ToolArgs):
+    path: str = Field(..., min_length=1, max_length=1024, description="Folder to make, relative to the workspace")
+
+
+class MovePathArgs(ToolArgs):
+    src: str = Field(..., min_length=1, max_length=1024, description="File or folder to move")
+    dst: str = Field(..., min_length=1, max_length=1024, description="Where to, relative to the workspace")
+
+
+class DeletePathArgs(ToolArgs):
+    path: str = Field(..., min_length=1, max_length=1024, description="File or folder to delete")
+    recursive: bool = Field(False, description="Delete a folder that is not empty, with all it holds")
+
+
+def _not_root(ctx: ToolContext, path: Path, relative: str) -> Path:
+    if path == ctx.workspace.root:
+        raise ToolError(f"{relative!r} is the workspace itself")
+    return path
+
+
+@tool(permissions=["write"], tag="write", folder_only=True,
+      preview=lambda args, ctx: f"make folder {args.path}")
+def make_dir(args: MakeDirArgs, ctx: ToolContext) -> dict:
+    """Make a folder (and its parents) in the workspace."""
+    path = _not_root(ctx, ctx.workspace.resolve(args.path), args.path)
+    if path.exists() and not path.is_dir():
+        raise ToolError(f"{args.path!r} exists and is not a folder")
+    with _os_errors(args.path):
+        existed = path.is_dir()
+        path.mkdir(parents=True, exist_ok=True)
+    return {"path": ctx.workspace.relative(path), "created": not existed}
+
+
+@tool(permissions=["write"], tag="write", folder_only=True,
+      preview=lambda args, ctx: f"move {args.src} to {args.dst}")
+def move_path(args: MovePathArgs, ctx: ToolContext) -> dict:
+    """Move or rename a file or folder inside the workspace."""
+    # The link itself is moved, never where it points: resolve only the parent folders.
+    src_parent = ctx.workspace.resolve(os.path.dirname(args.src) or ".")
+    src = _not_root(ctx, src_parent / os.path.basename(args.src.rstrip("/")), args.src)
+    if not os.path.lexists(src):
+        raise ToolError(f"{args.src!r} does not exist")
+    dst = ctx.workspace.resolve(args.dst)
+    if dst.is_dir():
+        dst = dst / src.name
+    if os.path.lexists(dst):
+        raise ToolError(f"{args.dst!r} already exists")
+    if dst.is_relative_to(src):
+        raise ToolError("a folder cannot be moved into itself")
+    with _os_errors(args.src):
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        os.rename(src, dst)
+    return {"src": ctx.workspace.relative(src), "dst": ctx.workspace.relative(dst)}
+
+
+@tool(permissions=["write"], tag="write", folder_only=True,
+      preview=lambda args, ctx: f"delete {args.path}" + (" and everything in it" if args.recursive else ""))
+def delete_path(args: DeletePathArgs, ctx: ToolContext) -> dict:
+    """Delete a file, or a folder (`recursive` for one that is not empty), in the workspace."""
+    parent = ctx.workspace.resolve(os.path.dirname(args.path.rstrip("/")) or ".")
+    path = _not_root(ctx, parent / os.path.basename(args.path.rstrip("/")), args.path)
+    if path.name in ("", ".", ".."):
+        raise ToolError(f"{args.path!r} cannot be deleted")
+    if not os.path.lexists(path):
+        raise ToolError(f"{args.path!r} does not exist")
+    with _os_errors(args.path):
+        if path.is_dir() and not path.is_symlink():
+            if args.recursive:
+                shutil.rmtree(path)  # does not follow symlinks inside
+            else:
+                try:
+                    path.rmdir()
+                except OSError:
+                    raise ToolError(f"{args.path!r} is a folder that is not empty: set recursive") from None
+        else:
+            path.unlink()
+    return {"path": args.path, "deleted": True}

@@ -109,9 +109,10 @@ def run_job(args: RunJobArgs, ctx: ToolContext) -> dict:
     """Run a job the operator declared (deploy, build, backup, restart…); asks for confirmation."""
     job, argv, cwd, timeout = _job_command(args, ctx)
     try:
+        # In the sandbox, the workspace writable; SANDBOX_MAX_* cap the job's own limits.
         result = run_process(argv, cwd=cwd, timeout=timeout, env=job.env, max_output=ctx.max_output_size,
                              cpu_seconds=job.cpu_seconds or int(timeout) + 1, memory_mb=job.memory_mb,
-                             file_size_mb=job.file_size_mb)
+                             file_size_mb=job.file_size_mb, folder=ctx.workspace.root, settings=ctx.settings)
     except FileNotFoundError:
         raise ToolError(f"job {args.name!r}: {argv[0]!r} was not found") from None
     except PermissionError:

@@ -2,7 +2,6 @@
 
 import json
 import subprocess
-import sys
 from http.server import BaseHTTPRequestHandler
 
 import pytest
@@ -59,7 +58,7 @@ app = "{log_file}"
 missing = "{tmp_path}/nope.log"
 
 [jobs.hello]
-argv = ["{sys.executable}", "-c", "import sys, os; print('hello', sys.argv[1:], os.getcwd()); sys.exit(3)", "{{who}}"]
+argv = ["python3", "-c", "import sys, os; print('hello', sys.argv[1:], os.getcwd()); sys.exit(3)", "{{who}}"]
 cwd = "jobs"
 timeout = 20
 params = {{ who = {{ pattern = "^[a-z]{{1,10}}$" }} }}
@@ -69,17 +68,17 @@ argv = ["sh", "-c", "echo started; sleep 30"]
 timeout = 1
 
 [jobs.fine]
-argv = ["{sys.executable}", "-c", "print('all good')"]
+argv = ["python3", "-c", "print('all good')"]
 
 [jobs.noisy]
-argv = ["{sys.executable}", "-c", "import sys; [print('err', i, file=sys.stderr) for i in range(40)]; print('out'); sys.exit(2)"]
+argv = ["python3", "-c", "import sys; [print('err', i, file=sys.stderr) for i in range(40)]; print('out'); sys.exit(2)"]
 
 [jobs.nowhere]
 argv = ["make"]
 cwd = "build"
 
 [jobs.backup]
-argv = ["{sys.executable}", "-c", "print('backed up')"]
+argv = ["python3", "-c", "print('backed up')"]
 timeout = 120
 
 [jobs.escape]
@@ -134,7 +133,7 @@ def test_run_job_through_a_plan(ops, model, workspace):
     [execution] = done["tool_executions"]
     assert done["status"] == "tool_error" and execution["status"] == "error"  # it exited 3
     assert execution["error"].startswith("job 'hello' failed with exit code 3; last lines of stdout:")
-    assert "hello ['ana']" in execution["error"] and str(workspace / "jobs") in execution["error"]
+    assert "hello ['ana']" in execution["error"] and "/workspace/jobs" in execution["error"]  # the sandbox sees the workspace at /workspace
     assert "Confirmed, but run_job failed" in done["reply"] and "ran." not in done["reply"]
 
 

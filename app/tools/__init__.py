@@ -8,7 +8,9 @@
   handle for the rows it keeps, the request and session ids, limits, `language`: the
   REPLY_LANGUAGE its own texts should be in).
 - `ToolError`: a failure the user reads as it is.
-- `run_process` / `ProcessResult`: start a process the safe way (argv only, limits).
+- `run_process` / `ProcessResult`: start a process the safe way (argv only, limits), inside
+  the sandbox (`SandboxUnavailable` when it cannot start; `ctx.network` says whether the
+  calling tool may reach the network).
 - `load_operator` / `OperatorFileError`: what OPERATOR_FILE declares.
 - `send_mail`: outgoing e-mail (SMTP, or the log while setting up).
 - `TaskDesk`: what `ctx.tasks` offers in a chat (start a task, read one).
@@ -24,8 +26,9 @@ from app.tools.mail import send_mail
 from app.tools.operator_file import OperatorConfig, OperatorFileError, load_operator
 from app.tools.process_runner import ProcessResult, run_process
 from app.tools.records import BigId, Records, UtcDateTime, plugin_metadata, utcnow
+from app.tools.sandbox import SandboxUnavailable
 from app.tools.workspace import Workspace
 
 __all__ = ["BadToolDeclaration", "BaseTool", "OperatorConfig", "OperatorFileError", "ProcessResult",
            "Records", "SECRET", "TaskDesk", "Tool", "ToolArgs", "ToolContext", "ToolError", "Workspace", "load_operator",
-           "run_process", "send_mail", "tool", "BigId", "UtcDateTime", "plugin_metadata", "utcnow"]
+           "run_process", "SandboxUnavailable", "send_mail", "tool", "BigId", "UtcDateTime", "plugin_metadata", "utcnow"]

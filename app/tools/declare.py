@@ -30,6 +30,9 @@ from app.tools.workspace import Workspace
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 PERMISSIONS = ("read", "write", "execute", "network")
 LANGUAGES = ("en", "es")
+# `sandboxed`: between read and write. It runs without confirmation because everything it
+# does happens in a process inside the sandbox; with SANDBOX=none it is treated as `write`.
+TAGS = ("read", "sandboxed", "write")
 
 
 class ToolArgs(BaseModel):
@@ -51,6 +54,8 @@ class ToolContext:
     language: str = "en"  # REPLY_LANGUAGE: "en" or "es", for the texts a tool writes itself
     tasks: TaskDesk | None = None  # starts and reads tasks, in a chat (None inside a task)
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("llm_planner.tools"))
+    # The tool holds `network` and it is not blocked: its processes may reach the network.
+    network: bool = False
 
 
 @dataclass(frozen=True)
@@ -60,7 +65,7 @@ class Tool:
     args_model: type[BaseModel]
     func: Callable[[BaseModel, ToolContext], Any]
     permissions: frozenset[str]
-    tag: Literal["read", "write"]
+    tag: Literal["read", "sandboxed", "write"]
     timeout: float | None = None
     preview: Callable[[BaseModel, ToolContext], str] | None = None
     # Its only effect is on files under the folder it is handed: inside a task (whose folder
@@ -73,14 +78,17 @@ class Tool:
     def __post_init__(self) -> None:
         if not NAME_PATTERN.match(self.name):
             raise BadToolDeclaration(f"tool name {self.name!r} must match {NAME_PATTERN.pattern}")
-        if self.tag not in ("read", "write"):
-            raise BadToolDeclaration(f"{self.name}: tag must be 'read' or 'write'")
+        if self.tag not in TAGS:
+            raise BadToolDeclaration(f"{self.name}: tag must be 'read', 'sandboxed' or 'write'")
         unknown = set(self.permissions) - set(PERMISSIONS)
         if not self.permissions or unknown:
             raise BadToolDeclaration(f"{self.name}: permissions must be some of {PERMISSIONS}")
         if self.tag == "read" and self.permissions & {"write", "execute"}:
             # A tool that changes things must be confirmed; it cannot call itself read-only.
             raise BadToolDeclaration(f"{self.name}: a tool with write/execute must be tagged 'write'")
+        if self.tag == "sandboxed" and ("execute" not in self.permissions or "write" in self.permissions):
+            # Only processes run in the sandbox; a change made by the service itself is `write`.
+            raise BadToolDeclaration(f"{self.name}: a 'sandboxed' tool needs 'execute' and not 'write'")
         if not (isinstance(self.args_model, type) and issubclass(self.args_model, BaseModel)):
             raise BadToolDeclaration(f"{self.name}: arguments must be a Pydantic model")
         if self.timeout is not None and self.timeout <= 0:
@@ -122,7 +130,7 @@ class BaseTool:
     description: str = ""
     args_model: type[BaseModel]
     permissions: tuple[str, ...] = ("read",)
-    tag: Literal["read", "write"] = "read"
+    tag: Literal["read", "sandboxed", "write"] = "read"
     timeout: float | None = None
     folder_only: bool = False
     secret_args: tuple[str, ...] = ()
@@ -150,7 +158,7 @@ def tool(
     name: str | None = None,
     description: str | None = None,
     permissions: tuple[str, ...] | list[str] = ("read",),
-    tag: Literal["read", "write"] = "read",
+    tag: Literal["read", "sandboxed", "write"] = "read",
     timeout: float | None = None,
     preview: Callable[[BaseModel, ToolContext], str] | None = None,
     folder_only: bool = False,

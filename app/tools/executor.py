@@ -85,6 +85,7 @@ class Executor:
         # A thread cannot be killed: a tool past its timeout is abandoned and reported, so
         # tools that start processes must enforce their own limits as well.
         ctx.timeout = timeout
+        ctx.network = "network" in tool.permissions and "network" not in self.tools.blocked
         future = self._pool.submit(tool.func, prepared.args, ctx)
         try:
             with self.waiting():
@@ -92,7 +93,7 @@ class Executor:
         except FutureTimeout:
             status, error = "error", self.texts("timed_out", seconds=timeout)
         except ToolError as exc:
-            status, error = "error", str(exc)
+            status, error, output = "error", str(exc), exc.output
         except Exception as exc:
             log.exception("tool %s raised", tool.name)
             status, error = "error", self.texts("internal_error", tool=tool.name, kind=type(exc).__name__)

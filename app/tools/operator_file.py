@@ -119,10 +119,48 @@ class Api(_Strict):
         return out
 
 
+# -- process tools (plugins/process.py): [commands], [git], [pip] --------------------------
+class Commands(_Strict):
+    allow: list[str] = []  # program names run_command may start, found on the sandbox's PATH
+
+    @field_validator("allow")
+    @classmethod
+    def _names(cls, names: list[str]) -> list[str]:
+        for name in names:
+            if not re.fullmatch(r"[A-Za-z0-9_.+-]{1,64}", name) or name in (".", ".."):
+                raise ValueError(f"commands.allow: {name!r} is not a program name (paths are refused)")
+        return names
+
+
+class Git(_Strict):
+    remotes: list[str] = []  # glob patterns on the remote URL; http(s) and ssh only
+    token: str | None = None  # "env:NAME": read from the environment when git needs it
+
+    @field_validator("token")
+    @classmethod
+    def _from_env(cls, token: str | None) -> str | None:
+        if token is not None and not re.fullmatch(r"env:[A-Za-z_][A-Za-z0-9_]*", token):
+            raise ValueError('git.token must be "env:NAME" (the token is never written in this file)')
+        return token
+
+    def resolved_token(self) -> str | None:
+        return os.environ.get(self.token[4:]) or None if self.token else None
+
+
+class Pip(_Strict):
+    index_url: str | None = Field(None, pattern=r"^https?://\S+$")
+    extra_index_urls: list[str] = []
+    trusted_hosts: list[str] = []
+
+
 class OperatorConfig(_Strict):
     logs: dict[str, str] = {}
     jobs: dict[str, Job] = {}
     apis: dict[str, Api] = {}
+    # process tools
+    commands: Commands = Commands()
+    git: Git = Git()
+    pip: Pip = Pip()
 
     @field_validator("logs")
     @classmethod

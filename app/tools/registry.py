@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import sys
+from dataclasses import replace
 from importlib.metadata import entry_points
 from pathlib import Path
 from types import ModuleType
@@ -43,6 +44,14 @@ class ToolRegistry:
 
     def catalogue(self) -> list[dict]:
         return [item.describe() for item in self]
+
+    def sandbox_off(self) -> "ToolRegistry":
+        """The registry for SANDBOX=none: a `sandboxed` tool asks for confirmation as a
+        `write` one does, since nothing contains what it runs."""
+        view = ToolRegistry()
+        view._tools = {name: replace(item, tag="write") if item.tag == "sandboxed" else item
+                       for name, item in self._tools.items()}
+        return view
 
     def only(self, keep) -> "ToolRegistry":
         """A view with the tools `keep(name)` accepts: what one channel may see."""
