@@ -172,27 +172,18 @@ def _not_root(ctx: ToolContext, path: Path, relative: str) -> Path:
     return path
 
 
-@tool(permissions=["write"], tag="write", folder_only=True,
-      preview=lambda args, ctx: f"make folder {args.path}")
-def make_dir(args: MakeDirArgs, ctx: ToolContext) -> dict:
-    """Make a folder (and its parents) in the workspace."""
+def _dir_target(args: MakeDirArgs, ctx: ToolContext) -> Path:
     path = _not_root(ctx, ctx.workspace.resolve(args.path), args.path)
     if path.exists() and not path.is_dir():
         raise ToolError(f"{args.path!r} exists and is not a folder")
-    with _os_errors(args.path):
-        existed = path.is_dir()
-        path.mkdir(parents=True, exist_ok=True)
-    return {"path": ctx.workspace.relative(path), "created": not existed}
+    return path
 
 
-@tool(permissions=["write"], tag="write", folder_only=True,
-      preview=lambda args, ctx: f"move {args.src} to {args.dst}")
-def move_path(args: MovePathArgs, ctx: ToolContext) -> dict:
-    """Move or rename a file or folder inside the workspace."""
+def _move_targets(args: MovePathArgs, ctx: ToolContext) -> tuple[Path, Path]:
     # The link itself is moved, never where it points: resolve only the parent folders.
-    src_parent = ctx.workspace.resolve(os.path.dirname(args.src) or ".")
+    src_parent = ctx.workspace.resolve(os.path.dirname(args.src.rstrip("/")) or ".")
     src = _not_root(ctx, src_parent / os.path.basename(args.src.rstrip("/")), args.src)
-    if not os.path.lexists(src):
+    if src.name in ("", ".", "..") or not os.path.lexists(src):
         raise ToolError(f"{args.src!r} does not exist")
     dst = ctx.workspace.resolve(args.dst)
     if dst.is_dir():
@@ -201,6 +192,35 @@ def move_path(args: MovePathArgs, ctx: ToolContext) -> dict:
         raise ToolError(f"{args.dst!r} already exists")
     if dst.is_relative_to(src):
         raise ToolError("a folder cannot be moved into itself")
+    return src, dst
+
+
+def _delete_target(args: DeletePathArgs, ctx: ToolContext) -> Path:
+    parent = ctx.workspace.resolve(os.path.dirname(args.path.rstrip("/")) or ".")
+    path = _not_root(ctx, parent / os.path.basename(args.path.rstrip("/")), args.path)
+    if path.name in ("", ".", "..") or not path.is_relative_to(ctx.workspace.root):
+        raise ToolError(f"{args.path!r} cannot be deleted")
+    if not os.path.lexists(path):
+        raise ToolError(f"{args.path!r} does not exist")
+    return path
+
+
+@tool(permissions=["write"], tag="write", folder_only=True,
+      preview=lambda args, ctx: f"make folder {ctx.workspace.relative(_dir_target(args, ctx))}")
+def make_dir(args: MakeDirArgs, ctx: ToolContext) -> dict:
+    """Make a folder (and its parents) in the workspace."""
+    path = _dir_target(args, ctx)
+    with _os_errors(args.path):
+        existed = path.is_dir()
+        path.mkdir(parents=True, exist_ok=True)
+    return {"path": ctx.workspace.relative(path), "created": not existed}
+
+
+@tool(permissions=["write"], tag="write", folder_only=True,
+      preview=lambda args, ctx: "move {} to {}".format(*map(ctx.workspace.relative, _move_targets(args, ctx))))
+def move_path(args: MovePathArgs, ctx: ToolContext) -> dict:
+    """Move or rename a file or folder inside the workspace."""
+    src, dst = _move_targets(args, ctx)
     with _os_errors(args.src):
         dst.parent.mkdir(parents=True, exist_ok=True)
         os.rename(src, dst)
@@ -208,15 +228,11 @@ def move_path(args: MovePathArgs, ctx: ToolContext) -> dict:
 
 
 @tool(permissions=["write"], tag="write", folder_only=True,
-      preview=lambda args, ctx: f"delete {args.path}" + (" and everything in it" if args.recursive else ""))
+      preview=lambda args, ctx: f"delete {ctx.workspace.relative(_delete_target(args, ctx))}"
+      + (" and everything in it" if args.recursive else ""))
 def delete_path(args: DeletePathArgs, ctx: ToolContext) -> dict:
     """Delete a file, or a folder (`recursive` for one that is not empty), in the workspace."""
-    parent = ctx.workspace.resolve(os.path.dirname(args.path.rstrip("/")) or ".")
-    path = _not_root(ctx, parent / os.path.basename(args.path.rstrip("/")), args.path)
-    if path.name in ("", ".", ".."):
-        raise ToolError(f"{args.path!r} cannot be deleted")
-    if not os.path.lexists(path):
-        raise ToolError(f"{args.path!r} does not exist")
+    path = _delete_target(args, ctx)
     with _os_errors(args.path):
         if path.is_dir() and not path.is_symlink():
             if args.recursive:
