@@ -153,3 +153,25 @@ def test_wrap_is_usable_for_a_long_lived_process(folder):
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
+
+
+def test_a_folder_holding_the_service_is_never_handed_over(tmp_path):
+    for folder, says in ((Path("/"), "the service's own folder"), (SERVICE_DIR, "the service's own folder"),
+                         (tmp_path, "holds (the database|DATA_DIR)")):
+        with pytest.raises(SandboxUnavailable, match=says):
+            run_process(["true"], cwd=folder, timeout=5,
+                        settings=settings(db_url=f"sqlite:///{tmp_path}/agent.db", data_dir=tmp_path / "data"))
+
+
+def test_the_sandboxed_tag():
+    from app.tools import ToolArgs, tool
+    from app.tools.errors import BadToolDeclaration
+    from app.tools.registry import ToolRegistry
+
+    def run(args: ToolArgs, ctx):
+        return None
+    for permissions in (["read"], ["execute", "write"]):
+        with pytest.raises(BadToolDeclaration, match="sandboxed"):
+            tool(name="t", permissions=permissions, tag="sandboxed")(run)
+    made = tool(name="t", permissions=["execute", "network"], tag="sandboxed")(run)
+    assert ToolRegistry([made]).sandbox_off().get("t").tag == "write" and made.tag == "sandboxed"

@@ -166,6 +166,26 @@ def give_to_sandbox_user(folder: Path, uid: int) -> None:
                 pass
 
 
+def _service_paths(settings) -> dict[str, Path]:
+    """What the sandbox must never be handed: the service's code, data, logs and secrets."""
+    paths = {"the service's own folder": Path(__file__).resolve().parents[2], ".env": Path(".env").resolve()}
+    for name in ("data_dir", "log_file", "operator_file", "policy_file", "plugins_dir"):
+        value = getattr(settings, name, None)
+        if value:
+            paths[name.upper()] = Path(value).resolve()
+    db_url = getattr(settings, "db_url", "") or ""
+    if db_url.startswith("sqlite") and ":///" in db_url:
+        paths["the database"] = Path(db_url.split(":///", 1)[1]).resolve()
+    return paths
+
+
+def _refuse_service_paths(folder: Path, settings) -> None:
+    for what, path in _service_paths(settings).items():
+        if path == folder or path.is_relative_to(folder):
+            raise SandboxUnavailable(f"the folder {folder} holds {what} ({path}): the sandbox is never "
+                                     f"handed it; give WORKSPACE_ROOT a folder of its own")
+
+
 def wrap(argv: list[str], folder: Path, *, network: bool, settings, cwd: Path | None = None,
          env: dict[str, str] | None = None, cpu_seconds: int | None = None, memory_mb: int | None = None,
          file_size_mb: int | None = None, check: bool = True) -> Launch:
@@ -179,6 +199,7 @@ def wrap(argv: list[str], folder: Path, *, network: bool, settings, cwd: Path | 
     if cwd != folder and not cwd.is_relative_to(folder):
         raise ValueError("cwd must be inside the folder")
     lim = limits(settings, cpu_seconds, memory_mb, file_size_mb)
+    _refuse_service_paths(folder, settings)
     if settings.sandbox == "none":
         # No process limit: outside a user namespace it would count every process of the
         # service's user (its own threads included).
