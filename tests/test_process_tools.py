@@ -280,3 +280,24 @@ def test_git_clone_pull_push_with_the_token_kept_out_of_sight(tools, tmp_path, w
     everything = json.dumps([rows(engine, "messages"), rows(engine, "audit_events"), rows(engine, "pending_confirmations")], default=str)
     assert TOKEN not in everything and TOKEN not in json.dumps(started)
     assert TOKEN not in (workspace / "proj" / ".git" / "config").read_text()
+
+
+@sqlite_only
+def test_inside_a_task_folder_tools_and_sandboxed_tools_run_without_asking(make_client, operator, model, workspace):
+    import time
+    key = {"X-API-Key": "task-key"}
+    model.push(plan("Setting up.", ("make_dir", {"path": "output/data"}),
+                    ("run_python", {"code": "open('output/data/n.txt', 'w').write(str(6 * 7))"}),
+                    ("run_command", {"argv": ["ls", "output/data"]})),
+               plan("Done.", ("finish_task", {"summary": "ok", "files": ["output/data/n.txt"]})))
+    client = make_client(operator_file=operator(), blocked_permissions="", agent_api_key="task-key", task_workers=1,
+                         task_lease_sec=5, task_poll_sec=0.2)
+    task = client.post("/api/tasks", json={"title": "T", "description": "d", "complexity": 2}, headers=key).json()
+    deadline = time.monotonic() + 30
+    while (done := client.get(f"/api/tasks/{task['id']}", headers=key).json())["status"] not in ("complete", "failed",
+                                                                                                   "awaiting_confirmation"):
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    assert done["status"] == "complete", done
+    assert (workspace / task["workspace"] / "output" / "data" / "n.txt").read_text() == "42"
+    assert not (workspace / "output").exists()  # the task's folder, not the workspace
