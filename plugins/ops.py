@@ -121,7 +121,9 @@ def run_job(args: RunJobArgs, ctx: ToolContext) -> dict:
         raise ToolError(f"job {args.name!r}: {argv[0]!r} could not be started "
                         f"({getattr(exc, 'strerror', None) or exc})") from None
     if result.timed_out:
-        raise ToolError(f"job {args.name!r} timed out after {timeout:g}s{_tail(result)}")
+        raise ToolError(f"job {args.name!r} timed out after {timeout:g}s{_tail(result)}",
+                        output={"job": args.name, "timed_out": True, "stdout": result.stdout,
+                                "stderr": result.stderr, "duration_ms": result.duration_ms})
     if result.exit_code != 0:
         raise ToolError(f"job {args.name!r} failed with exit code {result.exit_code}"
                         f"{_signal(result.exit_code)}{_tail(result)}")

@@ -215,6 +215,7 @@ def test_undeclared_job_cwd_escape_and_timeout(ops, model):
     [execution] = done["tool_executions"]
     assert done["status"] == "tool_error" and execution["status"] == "error"
     assert execution["error"].startswith("job 'slow' timed out after 1s") and "started" in execution["error"]
+    assert execution["output"]["timed_out"] is True
 
 
 def test_http_get_is_blocked_by_default(ops, api_server):
