@@ -158,11 +158,10 @@ def notices(settings: Settings, tool_names: list[str]) -> list[str]:
         operator = load_operator(settings.operator_file)
     except (PolicyError, OperatorFileError) as exc:
         return [*found, str(exc)]
-    for rule, channels in (("allow", policy.allow), ("deny", policy.deny)):
-        for channel, names in sorted(channels.items()):
-            for name in sorted(set(names) - set(tool_names)):
-                found.append(f"POLICY_FILE {settings.policy_file}: channels.{channel}.{rule} names "
-                             f"{name!r}, which no installed tool is called")
+    for where, name in policy.tool_names():
+        if name not in tool_names:
+            found.append(f"POLICY_FILE {settings.policy_file}: {where} names {name!r}, which no installed "
+                         "tool is called")
     found += [f"OPERATOR_FILE {settings.operator_file}: {line}" for line in operator_warnings(settings)]
     for api_name, api in sorted(operator.apis.items()):
         for header, value in sorted(api.headers.items()):

@@ -8,10 +8,13 @@ import sys
 
 from sqlalchemy.exc import DBAPIError
 
-from app.cli import (
+# dynamic permissions and running 24/7: `policy`, `doctor`
+from app.cli import (  # noqa: E402
     audit,
     confirmations,
     database,
+    doctor,
+    policy,
     serve,
     sessions,
     tasks,
@@ -24,6 +27,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="llm-planner", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     for group in (serve, worker, database, tools, audit, tasks, confirmations, sessions):
+        group.add(sub)
+    for group in (policy, doctor):  # dynamic permissions and running 24/7
         group.add(sub)
     args = parser.parse_args(argv)
     if args.command in ("serve", "worker"):
