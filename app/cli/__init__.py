@@ -8,8 +8,7 @@ import sys
 
 from sqlalchemy.exc import DBAPIError
 
-# dynamic permissions and running 24/7: `policy`, `doctor`
-from app.cli import (  # noqa: E402
+from app.cli import (
     audit,
     confirmations,
     database,
