@@ -13,7 +13,7 @@ from pathlib import Path
 # Values people leave in place of a secret; compared case-insensitively, as whole values.
 PLACEHOLDERS = {"change-me", "changeme", "change_me", "change-this", "changethis", "replace-me", "replaceme",
                 "secret", "password", "example", "your-key", "your-key-here", "your-secret", "xxx", "xxxx",
-                "todo", "test", "dev", "default", "admin", "key", "token"}
+                "todo", "test", "dev", "default", "admin", "key", "token", "key1", "key2"}
 GENERATE = 'python -c "import secrets; print(secrets.token_urlsafe(32))"'
 
 
@@ -144,7 +144,7 @@ def _secrets(settings):
             parts = _csv(value) if name in ("confirm_secret", "provider_hmac_secret") else [value]
             for part in parts:
                 yield name.upper(), part
-    for key_name, key in settings.named_api_keys.items():
+    for key_name, key in settings.named_api_keys.items():  # as the start checks name them
         yield f"API_KEYS ({key_name})", key
 
 

@@ -55,34 +55,33 @@ def _rules(policy) -> list[str]:
 
 def cmd_show(args) -> int:
     from app.policy import repository
-    from app.policy.live import PolicySource
     from app.store.db import create_db_engine
-    from app.tools.policy import PolicyError, load_policy
+    from app.tools.policy import Policy, PolicyError, load_policy
 
     settings = load_settings()
+    problem = None
+    try:
+        file_policy = load_policy(settings.policy_file)
+    except PolicyError as exc:  # the changes are still worth seeing
+        file_policy, problem = Policy(), str(exc)
     engine = create_db_engine(settings.db_url)
     try:
-        try:
-            source = PolicySource(settings.policy_file, engine)
-            file_policy = load_policy(settings.policy_file)
-        except PolicyError as exc:
-            print(f"{exc}: the service keeps the last good rules it read; fix the file", file=sys.stderr)
-            return 1
         history = repository.history(engine)
-        in_force = source.current()
     finally:
         engine.dispose()
     print(f"POLICY_FILE: {settings.policy_file or '(not set)'}")
-    print("\n".join(_rules(file_policy)))
+    print(f"  cannot be read: {problem}; a running service keeps the last good rules it read" if problem
+          else "\n".join(_rules(file_policy)))
     print("changes in the database (oldest first, each over the one before):")
     for row in history:
         print(f"  #{row.id} {row.created_at:%Y-%m-%d %H:%M:%S}Z  {row.action} {row.tool}  "
               f"{row.subject}.{row.name}  by {row.changed_by}")
     if not history:
         print("  (none)")
-    print("in force now (the file's rules with the changes):")
-    print("\n".join(_rules(in_force)))
-    return 0
+    if problem is None:
+        print("in force now (the file's rules with the changes):")
+        print("\n".join(_rules(file_policy.with_changes(repository.as_changes(history)))))
+    return 1 if problem else 0
 
 
 def add(sub) -> None:

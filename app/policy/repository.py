@@ -32,6 +32,10 @@ def add(engine: Engine, change: Change, by: str) -> int:
 def changes(engine: Engine) -> list[Change]:
     with engine.connect() as conn:
         found = conn.execute(sa.select(pc.c.action, pc.c.subject, pc.c.name, pc.c.tool).order_by(pc.c.id)).all()
+    return as_changes(found)
+
+
+def as_changes(found) -> list[Change]:
     return [Change(row.action, Subject(row.subject), row.name, row.tool) for row in found]
 
 
