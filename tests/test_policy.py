@@ -240,3 +240,21 @@ def test_grants_and_revocations_from_the_cli_reach_a_running_service(make_client
     bad = cli("grant", "--channel", "sms", "--tool", "list_dir", "--by", "eve")
     assert bad.returncode == 2 and "unknown channel" in bad.stderr
     assert len(rows(engine, "policy_changes")) == 2
+
+
+def test_a_task_created_with_a_named_key_stays_under_its_rule(make_client, model, tmp_path, workspace):
+    policy = tmp_path / "policy.toml"
+    policy.write_text('[keys.ci-bot]\ndeny = ["write_file"]\n')
+    model.push(plan("Writing.", ("write_file", {"path": "output/a.md", "content": "x"})),
+               plan("Done.", ("finish_task", {"summary": "tried", "files": []})))
+    client = make_client(policy_file=policy, api_keys=f"ci-bot:{CI_KEY}", task_workers=1, task_poll_sec=0.2)
+    created = client.post("/api/tasks", json={"title": "T", "description": "write a.md", "complexity": 1},
+                          headers={"X-API-Key": CI_KEY})
+    assert created.status_code == 201, created.text
+    task_id = created.json()["id"]
+    get = lambda: client.get(f"/api/tasks/{task_id}", headers={"X-API-Key": CI_KEY}).json()
+    assert until(lambda: get()["status"] in ("complete", "failed"), 20)
+    assert "- write_file" not in model.calls[0]["messages"][0]["content"]  # not shown to the step
+    updates = client.get(f"/api/tasks/{task_id}/updates", headers={"X-API-Key": CI_KEY}).json()["updates"]
+    assert "write_file: blocked" in [u["content"] for u in updates if u["update_type"] == "tool_execution"]
+    assert not (workspace / created.json()["workspace"] / "output" / "a.md").exists()

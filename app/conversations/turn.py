@@ -223,7 +223,8 @@ class Turn(ConfirmationReplies):
         return ToolContext(workspace=deps.workspace, settings=deps.settings, records=deps.records,
                            request_id=self.msg.request_id, session_id=self.msg.session_id,
                            max_output_size=deps.settings.max_output_size,
-                           language=self.texts.language, tasks=deps.task_desk)
+                           language=self.texts.language,
+                           tasks=deps.task_desk.for_key(self.msg.key_name) if deps.task_desk else None)
 
     # -- the answer ---------------------------------------------------------------------
 

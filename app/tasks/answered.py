@@ -37,8 +37,8 @@ def record_execution(trail: AuditTrail, execution: ToolExecution) -> ToolExecuti
 
 def task_caller(task: Any) -> Caller:
     """Whom the policy sees in a task's step: the task channel, the task (its id as session),
-    its agent."""
-    return Caller(channel=CHANNEL, session=task.id, agent=task.agent or DEFAULT_AGENT)
+    the API_KEYS name it was created with, its agent."""
+    return Caller(channel=CHANNEL, session=task.id, key=task.api_key_name, agent=task.agent or DEFAULT_AGENT)
 
 
 def tool_context(deps: TaskDeps, task: Any, folder: Workspace, request_id: str) -> ToolContext:

@@ -1,4 +1,4 @@
-"""policy: the grants and revocations of `llm-planner policy`
+"""policy: the grants and revocations of `llm-planner policy`; the key a task was created with
 
 Revision ID: 0006
 Revises: 0003
@@ -26,7 +26,11 @@ def upgrade() -> None:
     sa.Column('created_at', app.store.tables.UtcDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_policy_changes'))
     )
+    with op.batch_alter_table('tasks', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('api_key_name', sa.String(length=64), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('tasks', schema=None) as batch_op:
+        batch_op.drop_column('api_key_name')
     op.drop_table('policy_changes')
