@@ -45,11 +45,14 @@ def cmd_change(args) -> int:
 
 
 def _rules(policy) -> list[str]:
-    lines = []
+    from datetime import datetime
+
+    now, lines = datetime.now().astimezone(), []
     for (subject, name), rule in sorted(policy.rules.items()):
         described = "  ".join(f"{key}={','.join(value) if isinstance(value, list) else value}"
                               for key, value in rule.describe().items())
-        lines.append(f"  [{subject.value}.{name}]  {described or '(no restriction)'}")
+        idle = "" if rule.in_force(now) else "  (outside its hours or past its until: permits nothing now)"
+        lines.append(f"  [{subject.value}.{name}]  {described or '(no restriction)'}{idle}")
     return lines or ["  (none)"]
 
 
