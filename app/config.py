@@ -228,3 +228,26 @@ class Settings(BaseSettings):
         with os.fdopen(fd, "w") as handle:
             handle.write(key)
         return key
+
+    # dynamic permissions: named keys (API_KEYS), accepted wherever AGENT_API_KEY is; their
+    # names are what POLICY_FILE's [keys.NAME] rules and `llm-planner policy --key` name.
+    api_keys: str | None = None  # name:key,name:key
+
+    @field_validator("api_keys")
+    @classmethod
+    def _named_keys(cls, value: str | None) -> str | None:
+        names = set()
+        for pair in _csv(value):
+            name, sep, key = pair.partition(":")
+            name, key = name.strip(), key.strip()
+            if not sep or not name or not key:
+                raise ValueError("API_KEYS takes name:key pairs separated by commas, e.g. ci-bot:KEY1,ops:KEY2")
+            if name in names:
+                raise ValueError(f"API_KEYS names {name!r} twice")
+            names.add(name)
+        return value or None
+
+    @property
+    def named_api_keys(self) -> dict[str, str]:
+        """API_KEYS as {name: key}."""
+        return {name.strip(): key.strip() for name, _, key in (pair.partition(":") for pair in _csv(self.api_keys))}

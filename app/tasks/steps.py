@@ -29,6 +29,7 @@ from app.tasks.answered import (
     AnsweredCalls,
     record_execution,
     secret_values,
+    task_caller,
     tool_context,
 )
 from app.tasks.deps import TaskDeps
@@ -107,7 +108,7 @@ class StepRunner:
         usage = Usage()
         outcome = StepOutcome()
         try:
-            plan_outcome = deps.planner.plan_with(system_prompt(deps.tools_view, history),
+            plan_outcome = deps.planner.plan_with(system_prompt(deps.executor.tools.visible(task_caller(task)), history),
                                                   task_message(task), trail, usage)
         except ModelNotConfigured as exc:
             return self._fail_step(task, journal, usage, started, f"no model is configured (set {exc.setting})")
@@ -144,7 +145,7 @@ class StepRunner:
     def _execute(self, task: Any, folder: Workspace, name: Any, args: Any, outcome: StepOutcome,
                  trail: AuditTrail) -> ToolExecution | None:
         deps = self.deps
-        prepared = deps.executor.prepare(name, args, CHANNEL)
+        prepared = deps.executor.prepare(name, args, task_caller(task))
         if isinstance(prepared, ToolExecution):
             return record_execution(trail, prepared)
         secrets = secret_values(prepared)
