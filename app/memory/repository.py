@@ -13,8 +13,15 @@ from sqlalchemy.engine import Connection
 from app.memory.people import Person
 from app.memory.tables import memories as m
 
-# InnoDB leaves out words shorter than innodb_ft_min_token_size (3 by default, on MariaDB too).
+# InnoDB leaves out words shorter than innodb_ft_min_token_size (3 by default, on MariaDB too)
+# and its stopwords; the same words are left out of an FTS5 query, so that both databases
+# rank by the words that say something ("garden", not "the").
 MIN_INDEXED_WORD = 3
+STOPWORDS = frozenset("""
+    about and are com for from how that the this was what when where who will with und www
+    you your yours have has had does did can could would should not but all any its our their them they
+    los las una unos unas del por para con que qué como cómo son est esta este esto eso mis tus sus
+    """.split())
 MAX_QUERY_WORDS = 32
 _WORDS = re.compile(r"\w+")
 _COLUMNS = (m.c.id, m.c.realm, m.c.who, m.c.channel, m.c.text, m.c.created_at)
@@ -30,17 +37,16 @@ def add(conn: Connection, person: Person, channel: str, text: str, now: datetime
     return int(result.inserted_primary_key[0])
 
 
-def search(conn: Connection, person: Person, query: str, limit: int) -> list[dict]:
-    """`person`'s memories that share a word with `query`, the most relevant first."""
+def search(conn: Connection, person: Person, query: str, limit: int, loose: bool = True) -> list[dict]:
+    """`person`'s memories that share a word with `query`, the most relevant first. A query
+    with no word the index takes ("on", "ok?") looks for its words anywhere in the text
+    when `loose`, else finds nothing."""
     words = _WORDS.findall(query)[:MAX_QUERY_WORDS]
-    if conn.dialect.name == "sqlite":
-        if words:
-            return _fts5(conn, person, words, limit)
-    else:
-        indexed = [word for word in words if len(word) >= MIN_INDEXED_WORD]
-        if indexed:
-            return _fulltext(conn, person, indexed, limit)
-    return _like(conn, person, words or [query.strip()], limit)
+    indexed = [word for word in words if len(word) >= MIN_INDEXED_WORD and word.lower() not in STOPWORDS]
+    if indexed:
+        search_in = _fts5 if conn.dialect.name == "sqlite" else _fulltext
+        return search_in(conn, person, indexed, limit)
+    return _like(conn, person, words or [query.strip()], limit) if loose else []
 
 
 def _fts5(conn: Connection, person: Person, words: list[str], limit: int) -> list[dict]:

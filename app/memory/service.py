@@ -7,6 +7,8 @@ from collections.abc import Iterable
 
 from sqlalchemy.engine import Engine
 
+from app.audit.chain import record
+from app.audit.kinds import AuditKind
 from app.config import SECRET_SETTINGS, Settings
 from app.confirmations.parsing import mask_tokens
 from app.masking import mask_secret_shapes, mask_secrets
@@ -53,12 +55,13 @@ class MemoryService:
         return None if person is None else PersonMemories(self, person, channel, hidden)
 
     def for_prompt(self, channel: str, session_id: str, message: str) -> list[dict]:
-        """The few memories most relevant to `message`, within PROMPT_MEMORIES and PROMPT_CHARS."""
+        """The few memories most relevant to `message`, within PROMPT_MEMORIES and PROMPT_CHARS;
+        none for a message with no word worth searching for ("ok", "yes")."""
         person = person_of(channel, session_id)
         if person is None or not message.strip():
             return []
         with self.engine.connect() as conn:
-            rows = repository.search(conn, person, message, PROMPT_MEMORIES)
+            rows = repository.search(conn, person, message, PROMPT_MEMORIES, loose=False)
         chosen, left = [], PROMPT_CHARS
         for row in rows:
             text = row["text"]
@@ -76,9 +79,14 @@ class MemoryService:
         with self.engine.connect() as conn:
             return repository.of(conn, people_named(who), memory_id)
 
-    def forget_all(self, who: str, memory_id: int | None = None) -> int:
+    def forget_all(self, who: str, memory_id: int | None, by: str) -> int:
+        """Deletes WHO's memories (or the one), and says so in the audit trail when any went."""
         with self.engine.begin() as conn:
-            return repository.delete(conn, people_named(who), memory_id)
+            gone = repository.delete(conn, people_named(who), memory_id)
+        if gone:
+            record(self.engine, AuditKind.MEMORIES_FORGOTTEN, who=who, id=memory_id, memories=gone,
+                   forgotten_by=by)
+        return gone
 
 
 class PersonMemories:
