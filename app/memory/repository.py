@@ -41,8 +41,9 @@ def search(conn: Connection, person: Person, query: str, limit: int, loose: bool
     """`person`'s memories that share a word with `query`, the most relevant first. A query
     with no word the index takes ("on", "ok?") looks for its words anywhere in the text
     when `loose`, else finds nothing."""
-    words = _WORDS.findall(query)[:MAX_QUERY_WORDS]
+    words = list(dict.fromkeys(_WORDS.findall(query)))  # each word once, in the order said
     indexed = [word for word in words if len(word) >= MIN_INDEXED_WORD and word.lower() not in STOPWORDS]
+    words, indexed = words[:MAX_QUERY_WORDS], indexed[:MAX_QUERY_WORDS]
     if indexed:
         search_in = _fts5 if conn.dialect.name == "sqlite" else _fulltext
         return search_in(conn, person, indexed, limit)
