@@ -83,3 +83,9 @@ class Runtime:
                       Channel.TWILIO: TwilioReplier(settings)})
         # Where HTTP routes run their turns (app.http.deps.off_loop): as many as AnyIO's default.
         self.request_threads = ThreadPoolExecutor(max_workers=40, thread_name_prefix="request")
+        # memory: the people's memories, for the planner and the memory tools of a chat
+        from dataclasses import replace
+
+        from app.memory.service import MemoryService, configured_secrets
+        self.memory = MemoryService(self.engine, configured_secrets(settings))
+        self.conversations.deps = replace(self.conversations.deps, memory=self.memory)

@@ -41,3 +41,5 @@ class AuditKind(StrEnum):
     TASK_UPDATE = "task_update"
     # dynamic permissions: a `policy grant`/`revoke` (changed_by names its author)
     POLICY_CHANGED = "policy_changed"
+    # memory: an operator deleted a person's memories (who, id or all, how many, forgotten_by)
+    MEMORIES_FORGOTTEN = "memories_forgotten"

@@ -29,6 +29,9 @@ def main(argv: list[str] | None = None) -> int:
         group.add(sub)
     for group in (policy, doctor):  # dynamic permissions and running 24/7
         group.add(sub)
+    # memory: llm-planner memory list|export|forget
+    from app.cli import memory
+    memory.add(sub)
     args = parser.parse_args(argv)
     if args.command in ("serve", "worker"):
         from app.cli.settings import load_settings

@@ -96,9 +96,10 @@ class Turn(ConfirmationReplies):
                                                         deps.settings.history_turns, MAX_HISTORY_CHARS)
         self.session_known = facts is not None
         facts = facts or {}
+        memories = deps.memory.for_prompt(self.msg.channel, self.msg.session_id, self.msg.text) if deps.memory else []
         try:
             outcome = deps.planner.plan(self.msg.text, history, facts, self.trail, self.usage,
-                                         tools=deps.tools.visible(self.caller))
+                                         tools=deps.tools.visible(self.caller), memories=memories)
         except ModelNotConfigured as exc:
             self.trail.add(K.MODEL_UNAVAILABLE, reason=str(exc))
             return self._fail(self.texts("model_not_configured", setting=exc.setting))
@@ -224,7 +225,9 @@ class Turn(ConfirmationReplies):
                            request_id=self.msg.request_id, session_id=self.msg.session_id,
                            max_output_size=deps.settings.max_output_size,
                            language=self.texts.language,
-                           tasks=deps.task_desk.for_key(self.msg.key_name) if deps.task_desk else None)
+                           tasks=deps.task_desk.for_key(self.msg.key_name) if deps.task_desk else None,
+                           memories=deps.memory.of(self.msg.channel, self.msg.session_id, self.secrets)
+                           if deps.memory else None)
 
     # -- the answer ---------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ import app.store.tables
 
 
 revision = '0006'
-down_revision = '0003'
+down_revision = '0005'
 branch_labels = None
 depends_on = None
 
