@@ -233,23 +233,26 @@ def fetch_url(args: FetchUrlArgs, ctx: ToolContext) -> dict:
     deadline = time.monotonic() + max(1.0, ctx.timeout - 1)
     url = args.url
     # Redirects are followed here, not by the client: each one is checked like the first URL.
-    with httpx.Client(follow_redirects=False, trust_env=False) as client:
-        for _ in range(MAX_REDIRECTS + 1):
-            target = _Target(url, ctx)
-            try:
+    # A client per hop: a connection (and its TLS session) made for one name is never
+    # reused for another that resolves to the same address. No proxy from the environment:
+    # the connection must go to the address that was checked.
+    for _ in range(MAX_REDIRECTS + 1):
+        target = _Target(url, ctx)
+        try:
+            with httpx.Client(follow_redirects=False, trust_env=False) as client:
                 response, body, truncated = _fetch(target, client, deadline, MAX_FETCH_BYTES)
-            except httpx.TimeoutException:
-                raise ToolError(f"{target.url} did not answer in time") from None
-            except httpx.HTTPError as exc:
-                raise ToolError(f"{target.url} could not be fetched ({type(exc).__name__})") from None
-            if response.status_code not in REDIRECTS:
-                break
-            location = response.headers.get("location")
-            if not location:
-                raise ToolError(f"{target.url} redirects without saying where")
-            url = urljoin(target.url, location)
-        else:
-            raise ToolError(f"more than {MAX_REDIRECTS} redirects; stopped at {target.url}")
+        except httpx.TimeoutException:
+            raise ToolError(f"{target.url} did not answer in time") from None
+        except httpx.HTTPError as exc:
+            raise ToolError(f"{target.url} could not be fetched ({type(exc).__name__})") from None
+        if response.status_code not in REDIRECTS:
+            break
+        location = response.headers.get("location")
+        if not location:
+            raise ToolError(f"{target.url} redirects without saying where")
+        url = urljoin(target.url, location)
+    else:
+        raise ToolError(f"more than {MAX_REDIRECTS} redirects; stopped at {target.url}")
     content_type = (response.headers.get("content-type") or "").split(";")[0].strip().lower()
     textual = content_type.startswith("text/") or content_type in ("", "application/json", "application/xml",
                                                                   "application/xhtml+xml")

@@ -310,6 +310,25 @@ def test_web_search_is_rate_limited(context, site, monkeypatch):
     assert len(site.requests) == 2
 
 
+def test_web_search_uses_duckduckgo_without_search_url(context, monkeypatch):
+    import ddgs
+
+    asked = []
+
+    class FakeDDGS:  # the library's own network calls are not made in tests
+        def __init__(self, timeout=None):
+            asked.append(("timeout", timeout))
+
+        def text(self, query, max_results, backend):
+            asked.append((query, max_results, backend))
+            return [{"title": "MariaDB", "href": "https://mariadb.org/", "body": "the database"}]
+
+    monkeypatch.setattr(ddgs, "DDGS", FakeDDGS)
+    out = web_search.func(WebSearchArgs(query="mariadb", max_results=4), context(rate_limit_namespace="ddg"))
+    assert out["source"] == "duckduckgo" and asked[1] == ("mariadb", 4, "duckduckgo")
+    assert out["results"] == [{"title": "MariaDB", "url": "https://mariadb.org/", "snippet": "the database"}]
+
+
 def test_web_search_says_when_searxng_fails(context):
     ctx = context(search_url=f"http://127.0.0.1:{free_port()}", rate_limit_namespace=uuid.uuid4().hex)
     with pytest.raises(ToolError, match="could not be reached"):
