@@ -10,6 +10,7 @@ redirect is followed by hand and checked the same way."""
 from __future__ import annotations
 
 import ipaddress
+import json
 import re
 import socket
 import threading
@@ -262,10 +263,21 @@ def fetch_url(args: FetchUrlArgs, ctx: ToolContext) -> dict:
     title = ""
     if content_type in ("text/html", "application/xhtml+xml") or (not content_type and "<html" in text[:1000].lower()):
         title, text = readable_text(text)
-    limit = ctx.max_output_size
-    cut = truncated or len(text) > limit
-    return {"url": target.url, "status": response.status_code, "content_type": content_type or None,
-            "title": title, "text": text[:limit], "truncated": cut}
+    result = {"url": target.url, "status": response.status_code, "content_type": content_type or None,
+              "title": title[:300], "text": text, "truncated": truncated}
+    return _fitted(result, ctx.max_output_size)
+
+
+def _fitted(result: dict, limit: int) -> dict:
+    """`result` with its text cut so that the whole of it, as JSON, fits MAX_OUTPUT_SIZE: the
+    model gets the page's beginning, not a cut JSON document."""
+    text = result["text"]
+    while True:
+        size = len(json.dumps(result, ensure_ascii=False))
+        if size <= limit or not result["text"]:
+            return result
+        keep = max(0, len(result["text"]) - (size - limit) - 16)
+        result = {**result, "text": text[:keep], "truncated": True}
 
 
 # -- web_search -----------------------------------------------------------------------------
@@ -370,6 +382,14 @@ def _duckduckgo(query: str, wanted: int, timeout: float) -> list[dict]:
              "snippet": str(item.get("body") or "")} for item in found if item.get("href")][:wanted]
 
 
+def _fewer(out: dict, limit: int) -> dict:
+    """The results that fit MAX_OUTPUT_SIZE as JSON, the last ones left out first."""
+    results = list(out["results"])
+    while results and len(json.dumps({**out, "results": results}, ensure_ascii=False)) > limit:
+        results.pop()
+    return out if len(results) == len(out["results"]) else {**out, "results": results, "truncated": True}
+
+
 def _search_words(out: dict) -> str:
     lines = [f"{n}. {r['title']} — {r['url']}" for n, r in enumerate(out["results"], 1)]
     return "\n".join(lines) or f"nothing found for {out['query']!r}"
@@ -384,11 +404,11 @@ def web_search(args: WebSearchArgs, ctx: ToolContext) -> dict:
     key = (base or source, query, args.max_results)
     cached = CACHE.get(key)
     if cached is not None:
-        return {"query": query, "source": source, "results": cached, "cached": True}
+        return _fewer({"query": query, "source": source, "results": cached, "cached": True}, ctx.max_output_size)
     if not PACE.take(ctx):
         raise ToolError(f"too many web searches (more than {SEARCHES_PER_MINUTE} a minute); try again shortly")
     timeout = max(1.0, min(15.0, ctx.timeout - 1))
     results = _searxng(base, query, args.max_results, timeout) if base else \
         _duckduckgo(query, args.max_results, timeout)
     CACHE.put(key, results, ctx.settings.search_cache_sec)
-    return {"query": query, "source": source, "results": results, "cached": False}
+    return _fewer({"query": query, "source": source, "results": results, "cached": False}, ctx.max_output_size)
