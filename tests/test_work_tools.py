@@ -201,7 +201,8 @@ SPELLINGS = ["http://127.0.0.1:{port}/page", "http://localhost:{port}/page", "ht
              "http://[::ffff:7f00:1]:{port}/page", "http://0.0.0.0:{port}/page", "http://[::]:{port}/page",
              "http://10.0.0.1/", "http://172.16.5.4/", "http://192.168.1.1/", "http://169.254.169.254/latest/meta-data",
              "http://[fe80::1]/", "http://[fc00::1]/", "http://224.0.0.1/", "http://240.0.0.1/", "http://100.64.0.1/",
-             "http://[64:ff9b::7f00:1]/", "http://[2002:7f00:1::1]/", "HTTP://LOCALHOST:{port}/page"]
+             "http://[64:ff9b::7f00:1]/", "http://[2002:7f00:1::1]/", "HTTP://LOCALHOST:{port}/page",
+             "http://0:{port}/page", "http://127.000.000.001:{port}/page"]
 
 
 def test_fetch_url_refuses_every_spelling_of_a_private_address(context, site):
