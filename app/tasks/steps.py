@@ -34,6 +34,7 @@ from app.tasks.answered import (
 )
 from app.tasks.deps import TaskDeps
 from app.tasks.journal import Journal
+from app.tasks.notify import notify_completion
 from app.tasks.prompt import system_prompt, task_message
 from app.tasks.states import Stage, TaskStatus, UpdateType
 from app.tools.errors import ToolError
@@ -183,6 +184,7 @@ class StepRunner:
                started: float) -> Any:
         """The task as stored with this step (None when it no longer runs here)."""
         deps = self.deps
+        notify = False  # this transaction completed a task that e-mails its summary
         try:
             with writing(deps.engine) as conn:
                 current = repository.get(conn, task.id, lock=True)
@@ -202,6 +204,7 @@ class StepRunner:
                                   completed_at=utcnow(), lease_owner=None)
                     journal.add(UpdateType.STATUS_CHANGE, "complete", status="complete")
                     keep_running = False
+                    notify = bool(current.notify_email)
                 elif outcome.parked:
                     expires = self._park(conn, task, outcome.parked, journal)
                     values.update(status=TaskStatus.AWAITING_CONFIRMATION.value, lease_owner=None,
@@ -217,6 +220,8 @@ class StepRunner:
             log.warning("task %s: step %s was stored by another worker; this one stops", task.id, step["step"])
             return None
         journal.trail.committed()
+        if notify:
+            notify_completion(deps, task.id)  # after the commit: only the completing worker gets here
         if not keep_running:
             return None
         if outcome.stage is not None:
