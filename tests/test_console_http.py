@@ -155,7 +155,7 @@ def test_approve_and_reject_name_the_operator_and_run_once(console, model, works
     page = alice.get("/console/approvals").text
     assert page.count(">Approve</button>") == 2 and "a.txt" in page and "b.txt" in page
     done = alice.post(f"/console/approvals/{first}/approve", data={"csrf": alice_csrf, "reason": "looks right"})
-    assert done.status_code == 200 and "it ran" in done.text
+    assert done.status_code == 200 and f"Approved write_file (confirmation {first}): it ran." in done.text
     late = bob.post(f"/console/approvals/{first}/approve", data={"csrf": bob_csrf})
     assert "already taken by alice" in late.text
     assert (workspace / "a.txt").read_text() == "one"
@@ -232,3 +232,17 @@ def test_agents_and_audit_pages(console, engine):
     filtered = client.post("/console/audit", data={"csrf": csrf, "session": "s2"}, follow_redirects=False)
     assert filtered.status_code == 303 and filtered.headers["location"] == "/console/audit?session=s2"
     assert client.get("/console/audit?session=s2").text.count("session_unlocked") == 1
+
+
+def test_pages_are_self_contained(console):
+    client = console()
+    signed_in(client)
+    for url in ("/console/login", *PAGES[:5], "/console/agents", "/console/audit"):
+        html = client.get(url).text
+        # No other origin: the service may run where there is no internet.
+        assert not re.search(r"""(src|href|action)\s*=\s*["']?(https?:)?//""", html), url
+        assert 'name="viewport"' in html, url
+    for asset in ("console.js", "console.css"):
+        body = client.get(f"/static/console/{asset}")
+        assert body.status_code == 200 and "http" not in body.text and "@import" not in body.text
+    assert "/console" not in str(client.get("/openapi.json").json()["paths"])

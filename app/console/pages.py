@@ -79,15 +79,13 @@ def approve(request: Request, operator: OperatorDep, confirmation_id: int, csrf:
                                                reason.strip() or None)
     except NotPending as exc:
         return redirect(request, safe_next(next), ("error", str(exc)))
-    tool = decided.row.tool_name
+    said = f"Approved {decided.row.tool_name} (confirmation {confirmation_id})"
     if execution is None:
-        text = f"Approved {tool} (confirmation {confirmation_id}): the task runs it next."
-    elif execution.status == "ok":
-        text = f"Approved {tool} (confirmation {confirmation_id}): it ran."
-    else:
-        text = f"Approved {tool} (confirmation {confirmation_id}): it ran and failed: {execution.error or ''}"
-    return redirect(request, safe_next(next), ("ok" if execution is None or execution.status == "ok"
-                                               else "error", text))
+        return redirect(request, safe_next(next), ("ok", f"{said}: the task runs it next."))
+    if execution.status == "success":
+        return redirect(request, safe_next(next), ("ok", f"{said}: it ran."))
+    return redirect(request, safe_next(next), (
+        "error", f"{said}, but it did not run: {execution.status}: {execution.error or ''}".rstrip(": ")))
 
 
 @router.post("/approvals/{confirmation_id}/reject")
