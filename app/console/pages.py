@@ -44,7 +44,7 @@ def conversations(request: Request, operator: OperatorDep) -> Response:
     return render(request, "conversations.html", {"by_channel": sorted(by_channel.items())}, operator=operator)
 
 
-@router.get("/conversations/{channel}/{session_id}", response_class=HTMLResponse)
+@router.get("/conversations/{channel}/{session_id:path}", response_class=HTMLResponse)
 def conversation(request: Request, operator: OperatorDep, channel: str, session_id: str) -> Response:
     engine = request.app.state.runtime.engine
     events = repository.session_events(engine, channel, session_id)
