@@ -31,6 +31,7 @@ DOCS = Path(__file__).resolve().parent.parent / "docs"
 EVIL = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 ALICE, BOB = ("alice", "alice-key-0001"), ("bob", "bob-key-0002")
 TASK_KEY = {"X-API-Key": "browser-task-key"}
+pytestmark = pytest.mark.slow  # a real Chromium process
 
 try:
     from playwright.sync_api import expect, sync_playwright

@@ -136,14 +136,16 @@ def test_failed_sign_ins_are_audited_without_the_key_and_limited_across_workers(
         response = sign_in(client, name, key)
         assert response.status_code == 401 and "do not match" in response.text
         assert "console_session" not in response.headers.get("set-cookie", "")
+    # A key typed into the Operator field is not written down.
+    assert sign_in(console(console_max_failures=4), "bob-key-0002", "x").status_code == 401
     limited = sign_in(second)  # even the right key, from that address, for now
     assert limited.status_code == 429 and 0 < int(limited.headers["Retry-After"]) <= 900
     assert "console_session" not in limited.headers.get("set-cookie", "")
     failed = [e for e in rows(engine, "audit_events") if e["kind"] == "auth_failed"]
-    assert [e["data"]["operator"] for e in failed] == ["alice", "mallory", "alice"]
+    assert [e["data"]["operator"] for e in failed] == ["alice", "mallory", "alice", "(a key; not recorded)"]
     assert all(e["channel"] == "console" and e["data"]["route"] == "/console/login" for e in failed)
     trail = str(rows(engine, "audit_events"))
-    assert not any(key in trail for key in [*wrong_keys, "alice-key-0001"])
+    assert not any(key in trail for key in [*wrong_keys, "alice-key-0001", "bob-key-0002"])
     assert any(e["kind"] == "rate_limited" for e in rows(engine, "audit_events"))
 
 

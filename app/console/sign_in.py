@@ -77,8 +77,10 @@ def login(request: Request, operator: Annotated[str, Form(max_length=200)] = "",
                      f"{math.ceil(retry / 60)} minute(s).", name=operator, headers={"Retry-After": str(retry)})
     known = operators(settings)
     if not key_matches(known, operator, key):
+        # A key typed into the Operator field is not written down either.
+        tried = operator[:128] if operator in known or not _is_a_key(known, operator) else "(a key; not recorded)"
         record(runtime.engine, AuditKind.AUTH_FAILED, channel=repository.CONSOLE_CHANNEL, route=ROUTE,
-               client=client, operator=operator[:128], key_sent=bool(key),
+               client=client, operator=tried, key_sent=bool(key),
                reason="wrong_key" if operator in known else "unknown_operator")
         return _form(request, next, 401, "That operator name and key do not match.", name=operator)
     response = redirect(request, safe_next(next))
@@ -86,6 +88,10 @@ def login(request: Request, operator: Annotated[str, Form(max_length=200)] = "",
                settings.console_session_sec)
     forget_cookie(response, request, SIGN_IN_COOKIE)
     return response
+
+
+def _is_a_key(known: dict[str, str], text: str) -> bool:
+    return any(same_token(key, text) for key in known.values())
 
 
 @router.post("/logout")

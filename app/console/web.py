@@ -53,11 +53,7 @@ class BadForm(Exception):
 
 
 def signer(request: Request) -> Signer:
-    runtime = request.app.state.runtime
-    found = getattr(runtime, "_console_signer", None)
-    if found is None:
-        found = runtime._console_signer = Signer(runtime.settings)
-    return found
+    return request.app.state.console_signer
 
 
 def configured(request: Request) -> None:
@@ -121,6 +117,7 @@ def safe_next(value: str | None) -> str:
 
 
 def install(app: FastAPI, router) -> None:
+    app.state.console_signer = Signer(app.state.runtime.settings)
     app.include_router(router)
     app.mount(STATIC_PATH, StaticFiles(directory=HERE / "static"), name="console-static")
 
