@@ -248,3 +248,13 @@ def test_pages_are_self_contained(console):
         body = client.get(f"/static/console/{asset}")
         assert body.status_code == 200 and "http" not in body.text and "@import" not in body.text
     assert "/console" not in str(client.get("/openapi.json").json()["paths"])
+
+
+def test_a_secret_argument_is_never_shown(console, model):
+    client = console()
+    signed_in(client)
+    model.push(plan("Verifying.", ("verify_customer_email", {"email": "ana@example.com", "code": "482913"})))
+    assert chat(client, "my code is 482913", session_id="s7")["status"] == "awaiting_confirmation"
+    page = client.get("/console/approvals").text
+    assert "verify_customer_email" in page and "ana@example.com" in page
+    assert "482913" not in page and "_sealed" not in page

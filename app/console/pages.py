@@ -14,6 +14,7 @@ from app.audit import chain
 from app.channel import Channel
 from app.confirmations import approvals
 from app.confirmations.approvals import NotPending
+from app.confirmations.sealing import SEALED
 from app.console import repository
 from app.console.agents_view import agents_status
 from app.console.web import OperatorDep, check_csrf, redirect, render, safe_next
@@ -58,7 +59,8 @@ def conversation(request: Request, operator: OperatorDep, channel: str, session_
 
 def approval_items(engine, rows) -> list[dict]:
     titles = repository.task_titles(engine, [r.session_id for r in rows if r.channel == Channel.TASK])
-    return [{"row": r, "args": {k: v for k, v in (r.args or {}).items() if not k.startswith("__")},
+    # Secret arguments are stored masked beside their sealed value: only the masked one shows.
+    return [{"row": r, "args": {k: v for k, v in (r.args or {}).items() if k != SEALED},
              "task_title": titles.get(r.session_id)} for r in rows]
 
 
