@@ -126,6 +126,11 @@ class Settings(BaseSettings):
     task_poll_sec: float = Field(1, gt=0)
     task_drain_sec: float = Field(30, ge=0)
 
+    # the operator console (/console)
+    operators: str | None = None  # name:key,name:key
+    console_session_sec: int = Field(28800, ge=60)
+    console_max_failures: int = Field(5, ge=1, le=1000)
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper(cls, value):
