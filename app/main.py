@@ -78,6 +78,9 @@ def create_app(settings: Settings | None = None, *, model: ChatModel | None = No
     def metrics() -> Response:
         return Response(exposition(), media_type=CONTENT_TYPE_LATEST)
 
+    # the operator console
+    from app.console.routes import install as install_console
+    install_console(app)
     errors.install(app, runtime)
     if settings.cors_origin_list:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origin_list,
