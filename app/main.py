@@ -78,6 +78,9 @@ def create_app(settings: Settings | None = None, *, model: ChatModel | None = No
     def metrics() -> Response:
         return Response(exposition(), media_type=CONTENT_TYPE_LATEST)
 
+    # MCP: POST /mcp, our catalogue to MCP clients
+    from app.mcp import routes as mcp_routes
+    app.include_router(mcp_routes.router)
     errors.install(app, runtime)
     if settings.cors_origin_list:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origin_list,

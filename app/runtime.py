@@ -19,6 +19,7 @@ from app.deliveries.inbox import Inbox
 from app.deliveries.lifecycle import Deliveries
 from app.deliveries.repliers import TwilioReplier, WhatsAppCloudReplier
 from app.llm import ChatModel, build_model
+from app.mcp.client import McpTools  # MCP (also registers mcp_pins on the metadata)
 from app.observability import metrics
 from app.planner.planner import Planner
 from app.rate_limits import RateLimits
@@ -43,6 +44,10 @@ class Runtime:
         self.settings = settings
         self.engine = engine or create_db_engine(settings.db_url)
         self.registry = registry or load_registry(settings.plugins_dir)
+        # MCP: the [mcp.NAME] servers' listed tools join the allowlist as `NAME.tool`, before
+        # any view of it is taken (their sessions start at their first call).
+        self.mcp = McpTools(settings, self.engine)
+        self.mcp.register(self.registry)
         metrics.KNOWN_TOOLS.update(self.registry.names())
         self.model = model or build_model(settings)
         self.texts = Texts(settings.reply_language)

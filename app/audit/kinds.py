@@ -39,3 +39,6 @@ class AuditKind(StrEnum):
     SIGNATURE_REJECTED = "signature_rejected"
     # tasks: every update of a task (its type in the data), with the task's id as session
     TASK_UPDATE = "task_update"
+    # MCP: an operator trusted a server's tools (pins, by); a pinned tool's definition changed
+    MCP_TRUSTED = "mcp_trusted"
+    MCP_TOOL_CHANGED = "mcp_tool_changed"

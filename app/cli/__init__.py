@@ -25,6 +25,9 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     for group in (serve, worker, database, tools, audit, tasks, confirmations, sessions):
         group.add(sub)
+    # MCP: `llm-planner mcp trust|status|serve`
+    from app.cli import mcp as mcp_cli
+    mcp_cli.add(sub)
     args = parser.parse_args(argv)
     if args.command in ("serve", "worker"):
         from app.cli.settings import load_settings
