@@ -15,6 +15,7 @@ import pytest
 
 from app.mcp import pins
 from tests.helpers import CLI, TEST_SECRET, chat, cli_env, free_port, plan, rows
+from tests.mcp_servers import mcp1_python
 
 SERVERS = Path(__file__).parent / "mcp_servers"
 DEMO_TOOLS = ["echo", "note", "big", "fail", "die", "hang", "odd"]
@@ -74,7 +75,6 @@ def test_stdio_server_trusted_pinned_and_every_fault_a_clean_error(make_client, 
     assert "not valid JSON Schema" in trusted.stdout  # odd's schema, said when pinned
     assert {r["tool"] for r in rows(engine, "mcp_pins")} == set(DEMO_TOOLS)
 
-    client = make_client(operator_file=operator, blocked_permissions="")
     ran = call(client, model, "demo.echo", {"text": "hi"})
     assert ran["status"] == "success" and "echo: hi" in str(ran["output"])
     first_pid = str(ran["output"]).split("pid ")[1]
@@ -179,3 +179,21 @@ read = ["echo"]
         server.terminate()
         server.wait(10)
     assert os.environ.get("DEMO_TOKEN") == "Bearer wrong"
+
+
+def test_a_server_on_the_1x_line(make_client, model, engine, tmp_path, operator_cli):
+    try:
+        python = mcp1_python()
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
+    operator = operator_file(tmp_path, f"""
+[mcp.old]
+command = [{str(python)!r}, {str(SERVERS / 'demo_v1.py')!r}]
+tools = ["shout"]
+read = ["shout"]
+""")
+    trusted = operator_cli("mcp", "trust", "old", operator=operator)
+    assert trusted.returncode == 0 and "old.shout  [read]" in trusted.stdout, trusted.stderr
+    client = make_client(operator_file=operator, blocked_permissions="")
+    ran = call(client, model, "old.shout", {"text": "hello"})
+    assert ran["status"] == "success" and "HELLO" in str(ran["output"]), ran

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -20,10 +19,10 @@ from mcp.client.stdio import StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 
 from tests.helpers import CLI, TEST_SECRET, cli_env, free_port, wait_healthy
+from tests.mcp_servers import mcp1_python as mcp1_python_made
 
 SERVERS = Path(__file__).parent / "mcp_servers"
 KEY = "mcp-test-key"
-MCP1 = Path.home() / ".cache" / "llm-planner-tests" / "mcp1"
 pytestmark = pytest.mark.slow
 
 
@@ -47,21 +46,10 @@ def served(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def mcp1_python():
-    """A venv with the 1.x line of `mcp`, made once and kept under ~/.cache."""
-    python = MCP1 / "bin" / "python"
-    if not python.exists():
-        uv = shutil.which("uv")
-        if uv is None:
-            pytest.skip("uv is needed to make the mcp 1.x venv")
-        made = subprocess.run([uv, "venv", "-q", "--python", sys.executable, str(MCP1)], capture_output=True,
-                              text=True, timeout=120)
-        installed = made.returncode == 0 and subprocess.run(
-            [uv, "pip", "install", "-q", "--python", str(python), "mcp<2"], capture_output=True, text=True,
-            timeout=300).returncode == 0
-        if not installed:
-            shutil.rmtree(MCP1, ignore_errors=True)
-            pytest.fail("could not make the mcp 1.x venv (is the package registry reachable?)")
-    return python
+    try:
+        return mcp1_python_made()
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
 
 
 async def _session(url: str, key: str, work):
