@@ -20,6 +20,7 @@ SUPPORTED_DB_SCHEMES = ("sqlite", "sqlite+pysqlite", "mysql+pymysql", "mariadb+p
 # Settings that are secrets: never a value copied from .env.example, and long enough.
 SECRET_SETTINGS = ("agent_api_key", "admin_api_key", "internal_api_key", "confirm_secret",
                    "provider_hmac_secret", "meta_app_secret", "meta_verify_token", "twilio_auth_token")
+SECRET_SETTINGS += ("github_token",)  # the tools for real work (web, GitHub)
 
 
 def _csv(value: str | None) -> list[str]:
@@ -228,3 +229,46 @@ class Settings(BaseSettings):
         with os.fdopen(fd, "w") as handle:
             handle.write(key)
         return key
+
+    # dynamic permissions: named keys (API_KEYS), accepted wherever AGENT_API_KEY is; their
+    # names are what POLICY_FILE's [keys.NAME] rules and `llm-planner policy --key` name.
+    api_keys: str | None = None  # name:key,name:key
+
+    @field_validator("api_keys")
+    @classmethod
+    def _named_keys(cls, value: str | None) -> str | None:
+        names = set()
+        for pair in _csv(value):
+            name, sep, key = pair.partition(":")
+            name, key = name.strip(), key.strip()
+            if not sep or not name or not key:
+                raise ValueError("API_KEYS takes name:key pairs separated by commas, e.g. ci-bot:KEY1,ops:KEY2")
+            if name in names:
+                raise ValueError(f"API_KEYS names {name!r} twice")
+            names.add(name)
+        return value or None
+
+    @property
+    def named_api_keys(self) -> dict[str, str]:
+        """API_KEYS as {name: key}."""
+        return {name.strip(): key.strip() for name, _, key in (pair.partition(":") for pair in _csv(self.api_keys))}
+
+    # the tools for real work: web_search, fetch_url, github
+    search_url: str | None = None  # a SearXNG base URL; DuckDuckGo when unset
+    search_cache_sec: int = Field(3600, ge=0)  # 0: no cache
+    github_api_url: str = "https://api.github.com"
+    github_token: str | None = None
+
+    @field_validator("search_url", "github_token", mode="before")
+    @classmethod
+    def _tools_blank_is_unset(cls, value):
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @field_validator("search_url", "github_api_url")
+    @classmethod
+    def _tools_http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("give an http:// or https:// URL")
+        return value.rstrip("/") if value else value

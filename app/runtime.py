@@ -22,6 +22,7 @@ from app.llm import ChatModel, build_model
 from app.mcp.client import McpTools  # MCP (also registers mcp_pins on the metadata)
 from app.observability import metrics
 from app.planner.planner import Planner
+from app.policy.live import PolicySource
 from app.rate_limits import RateLimits
 from app.store.db import create_db_engine
 from app.tasks.deps import TaskDeps
@@ -32,7 +33,6 @@ from app.tasks.task_tools import with_task_tools
 from app.tasks.worker import Worker
 from app.tools.executor import Executor
 from app.tools.filter import ToolFilter
-from app.tools.policy import load_policy
 from app.tools.records import Records
 from app.tools.registry import ToolRegistry, load_registry
 from app.tools.workspace import Workspace
@@ -52,7 +52,8 @@ class Runtime:
         self.model = model or build_model(settings)
         self.texts = Texts(settings.reply_language)
         self.limits = RateLimits(settings)
-        policy = load_policy(settings.policy_file)
+        # The policy as it stands: its file re-read on change, the database's grants over it.
+        self.policy = policy = PolicySource(settings.policy_file, self.engine)
         self.tools = ToolFilter(self.registry, policy, settings.blocked, settings.reply_language)
         confirmations = Confirmations(settings.confirm_keys, settings.confirm_ttl_sec,
                                       settings.confirm_max_failures)
@@ -62,7 +63,6 @@ class Runtime:
         task_deps = TaskDeps(
             settings=settings, engine=self.engine,
             planner=Planner(self.model, task_tools.registry, settings.planner_max_retries),
-            tools_view=task_tools.visible(Channel.TASK),
             executor=Executor(task_tools, settings.max_tool_timeout, settings.max_output_size,
                               language=settings.reply_language),
             confirmations=confirmations, folders=folders, records=Records(self.engine))
@@ -88,3 +88,9 @@ class Runtime:
                       Channel.TWILIO: TwilioReplier(settings)})
         # Where HTTP routes run their turns (app.http.deps.off_loop): as many as AnyIO's default.
         self.request_threads = ThreadPoolExecutor(max_workers=40, thread_name_prefix="request")
+        # memory: the people's memories, for the planner and the memory tools of a chat
+        from dataclasses import replace
+
+        from app.memory.service import MemoryService, configured_secrets
+        self.memory = MemoryService(self.engine, configured_secrets(settings))
+        self.conversations.deps = replace(self.conversations.deps, memory=self.memory)

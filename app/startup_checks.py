@@ -54,6 +54,8 @@ def _secret_values(settings: Settings):
         parts = _csv(value) if name in ("confirm_secret", "provider_hmac_secret") else [value]
         for part in parts or [value]:
             yield name.upper(), part
+    for key_name, key in settings.named_api_keys.items():  # API_KEYS: each a key like AGENT_API_KEY
+        yield f"API_KEYS ({key_name})", key
 
 
 def copied_secrets(settings: Settings, example: Path = ENV_EXAMPLE) -> list[str]:
@@ -158,11 +160,14 @@ def notices(settings: Settings, tool_names: list[str]) -> list[str]:
         operator = load_operator(settings.operator_file)
     except (PolicyError, OperatorFileError) as exc:
         return [*found, str(exc)]
-    for rule, channels in (("allow", policy.allow), ("deny", policy.deny)):
-        for channel, names in sorted(channels.items()):
-            for name in sorted(set(names) - set(tool_names)):
-                found.append(f"POLICY_FILE {settings.policy_file}: channels.{channel}.{rule} names "
-                             f"{name!r}, which no installed tool is called")
+    for where, name in policy.tool_names():
+        if name not in tool_names:
+            found.append(f"POLICY_FILE {settings.policy_file}: {where} names {name!r}, which no installed "
+                         "tool is called")
+    for (subject, name) in policy.rules:
+        if subject == "keys" and name not in settings.named_api_keys:
+            found.append(f"POLICY_FILE {settings.policy_file}: [keys.{name}] names a key API_KEYS does not "
+                         "define: the rule applies to no request until it does")
     found += [f"OPERATOR_FILE {settings.operator_file}: {line}" for line in operator_warnings(settings)]
     for api_name, api in sorted(operator.apis.items()):
         for header, value in sorted(api.headers.items()):

@@ -5,6 +5,8 @@ from alembic import context
 from app.store.db import create_db_engine
 from app.store.tables import metadata
 import app.tasks.tables  # noqa: F401  (registers the task tables on metadata)
+import app.policy.tables  # noqa: F401  (the policy changes: llm-planner policy)
+import app.memory.tables  # noqa: F401  (memory: registers the memories table on metadata)
 import app.mcp.tables  # noqa: F401  (MCP: registers mcp_pins on metadata)
 from plugins.customers.records import metadata as customers_metadata
 

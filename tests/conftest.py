@@ -32,7 +32,8 @@ TABLES = [*reversed(customers_metadata.sorted_tables), *reversed(metadata.sorted
 def _mysql_url() -> str | None:
     url = os.environ.get("TEST_DB_URL")
     if url:
-        return url.replace("mysql://", "mysql+pymysql://", 1) if url.startswith("mysql://") else url
+        url = url.replace("mysql://", "mysql+pymysql://", 1) if url.startswith("mysql://") else url
+        return _own_database(url)
     try:
         import docker
 
@@ -44,6 +45,31 @@ def _mysql_url() -> str | None:
     container = MySqlContainer("mysql:8.0").start()
     _mysql_url.container = container  # kept alive for the session
     return container.get_connection_url().replace("mysql://", "mysql+pymysql://", 1)
+
+
+def _own_database(url: str) -> str:
+    """Under pytest-xdist each worker process empties and fills its tables at will: it gets a
+    database of its own beside TEST_DB_URL's (`NAME_gw0`, …), made here and dropped at the end."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return url
+    parsed = make_url(url)
+    name = f"{parsed.database}_{worker}"
+    server = create_db_engine(parsed.set(database="").render_as_string(hide_password=False))
+    with server.begin() as conn:
+        conn.execute(sa.text(f"CREATE DATABASE IF NOT EXISTS `{name}`"))
+    server.dispose()
+    _own_database.made = name
+    return parsed.set(database=name).render_as_string(hide_password=False)
+
+
+def _drop_own_database(url: str) -> None:
+    name = getattr(_own_database, "made", None)
+    if name:
+        server = create_db_engine(make_url(url).set(database="").render_as_string(hide_password=False))
+        with server.begin() as conn:
+            conn.execute(sa.text(f"DROP DATABASE IF EXISTS `{name}`"))
+        server.dispose()
 
 
 def _mysql_reachable() -> bool:
@@ -106,6 +132,8 @@ def backend(request, tmp_path_factory) -> tuple[str, str, sa.Engine]:
     engine = _fresh_schema(url)
     yield request.param, url, engine
     engine.dispose()
+    if request.param == "mysql":
+        _drop_own_database(url)
 
 
 @pytest.fixture

@@ -169,6 +169,7 @@ def test_get_audit_needs_the_admin_key_and_pages(make_client, model, engine):
     assert future == {"events": [], "next_cursor": None}
     assert client.get("/audit", params={"limit": 0}, headers=headers).status_code == 422
     assert client.get("/audit", params={"since": "yesterday"}, headers=headers).status_code == 422
+    assert client.get("/audit", params={"since": "0.5"}, headers=headers).status_code == 422  # not 1970
 
 
 @pytest.mark.slow

@@ -54,6 +54,8 @@ def test_signed_delivery_is_processed(provider, model, engine):
     assert model.calls[0]["messages"][-1]["content"] == "hola"
     [row] = rows(engine, "dedupe_messages")
     assert row["channel"] == "provider" and row["message_id"] == "m1" and row["status"] == "done"
+    # Answered, its raw text is no longer kept beside the masked conversation.
+    assert row["text"] == "" and [m["content"] for m in rows(engine, "messages", role="user")] == ["hola"]
 
 
 def test_rotated_and_multiple_signatures(provider, model):

@@ -39,6 +39,10 @@ class AuditKind(StrEnum):
     SIGNATURE_REJECTED = "signature_rejected"
     # tasks: every update of a task (its type in the data), with the task's id as session
     TASK_UPDATE = "task_update"
+    # dynamic permissions: a `policy grant`/`revoke` (changed_by names its author)
+    POLICY_CHANGED = "policy_changed"
+    # memory: an operator deleted a person's memories (who, id or all, how many, forgotten_by)
+    MEMORIES_FORGOTTEN = "memories_forgotten"
     # MCP: an operator trusted a server's tools (pins, by); a pinned tool's definition changed
     MCP_TRUSTED = "mcp_trusted"
     MCP_TOOL_CHANGED = "mcp_tool_changed"

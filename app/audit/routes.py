@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
+from pydantic import BeforeValidator
 
 from app.audit import chain
 from app.http.bodies import error_responses
@@ -14,13 +16,21 @@ from app.http.deps import RuntimeDep, admin_key
 router = APIRouter(tags=["operator"])
 
 
+def _iso_only(value):
+    # Pydantic would read a bare number as seconds since 1970: a date nobody meant.
+    if isinstance(value, str) and not re.match(r"\d{4}-\d{2}-\d{2}", value):
+        raise ValueError("since must be an ISO-8601 date or time, e.g. 2026-12-01T09:00:00Z")
+    return value
+
+
 @router.get("/audit", dependencies=[Depends(admin_key)], responses=error_responses(401, 422, 503))
 def audit_events(
     runtime: RuntimeDep,
     session_id: Annotated[str | None, Query(max_length=128)] = None,
     request_id: Annotated[str | None, Query(max_length=36)] = None,
     kind: Annotated[str | None, Query(max_length=48)] = None,
-    since: Annotated[datetime | None, Query(description="ISO-8601; events at or after it")] = None,
+    since: Annotated[datetime | None, BeforeValidator(_iso_only),
+                     Query(description="ISO-8601; events at or after it")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     cursor: Annotated[int | None, Query(ge=1, description="next_cursor of the previous page")] = None,
 ) -> dict:

@@ -13,6 +13,7 @@ from app.http.deps import (
     RuntimeDep,
     agent_key_optional,
     agent_key_required,
+    api_key_name,
     client_scopes,
     enforce_rate,
     json_reply,
@@ -38,5 +39,5 @@ async def agent_run(body: RunRequest, request: Request, response: Response, runt
 def _turn(runtime: Runtime, request: Request, response: Response, channel: Channel, session_id: str,
           text: str) -> Response:
     enforce_rate(request, response, runtime, client_scopes(request) + [("session", f"{channel}:{session_id}")])
-    message = Message(channel=channel, session_id=session_id, text=text)
+    message = Message(channel=channel, session_id=session_id, text=text, key_name=api_key_name(request))
     return json_reply(runtime.conversations.answer(message), response)

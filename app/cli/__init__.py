@@ -12,6 +12,8 @@ from app.cli import (
     audit,
     confirmations,
     database,
+    doctor,
+    policy,
     serve,
     sessions,
     tasks,
@@ -25,6 +27,11 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     for group in (serve, worker, database, tools, audit, tasks, confirmations, sessions):
         group.add(sub)
+    for group in (policy, doctor):  # dynamic permissions and running 24/7
+        group.add(sub)
+    # memory: llm-planner memory list|export|forget
+    from app.cli import memory
+    memory.add(sub)
     # MCP: `llm-planner mcp trust|status|serve`
     from app.cli import mcp as mcp_cli
     mcp_cli.add(sub)

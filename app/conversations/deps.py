@@ -10,6 +10,7 @@ from app.config import Settings
 from app.confirmations.tokens import Confirmations
 from app.conversations.texts import Texts
 from app.llm.base import ChatModel
+from app.memory.service import MemoryService
 from app.planner.planner import Planner
 from app.rate_limits import RateLimits
 from app.tools.executor import Executor
@@ -34,3 +35,4 @@ class TurnDeps:
     workspace: Workspace
     records: Records
     task_desk: TaskDesk | None = None  # what ctx.tasks gives a chat's tools, and /task reads
+    memory: MemoryService | None = None  # the people's memories: the planner's, and ctx.memories

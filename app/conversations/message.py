@@ -12,3 +12,7 @@ class Message:
     session_id: str
     text: str
     request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    # Who the policy sees beside channel and session: the API_KEYS name the request
+    # authenticated with (None: AGENT_API_KEY, another channel's key, or none) and its agent.
+    key_name: str | None = None
+    agent: str = "default"

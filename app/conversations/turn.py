@@ -32,6 +32,7 @@ from app.tools.declare import ToolContext
 from app.tools.errors import ToolError
 from app.tools.execution import ToolExecution
 from app.tools.executor import Prepared
+from app.tools.policy import Caller
 
 log = logging.getLogger("llm_planner.turn")
 MAX_FACT_CHARS = 500
@@ -76,6 +77,12 @@ class Turn(ConfirmationReplies):
         return self._finish()
 
     @property
+    def caller(self) -> Caller:
+        """Whom the policy sees: every rule naming one of these must permit a tool."""
+        msg = self.msg
+        return Caller(channel=msg.channel, session=msg.session_id, key=msg.key_name, agent=msg.agent)
+
+    @property
     def budget_key(self) -> str:
         return f"{self.msg.channel}:{self.msg.session_id}"
 
@@ -89,9 +96,10 @@ class Turn(ConfirmationReplies):
                                                         deps.settings.history_turns, MAX_HISTORY_CHARS)
         self.session_known = facts is not None
         facts = facts or {}
+        memories = deps.memory.for_prompt(self.msg.channel, self.msg.session_id, self.msg.text) if deps.memory else []
         try:
             outcome = deps.planner.plan(self.msg.text, history, facts, self.trail, self.usage,
-                                         tools=deps.tools.visible(self.msg.channel))
+                                         tools=deps.tools.visible(self.caller), memories=memories)
         except ModelNotConfigured as exc:
             self.trail.add(K.MODEL_UNAVAILABLE, reason=str(exc))
             return self._fail(self.texts("model_not_configured", setting=exc.setting))
@@ -151,7 +159,7 @@ class Turn(ConfirmationReplies):
         if command.name == "help":
             self.lines.append(self.texts("help"))
         elif command.name == "tools":
-            self.lines.append(catalogue(self.texts, self.deps.tools.visible(self.msg.channel)))
+            self.lines.append(catalogue(self.texts, self.deps.tools.visible(self.caller)))
         else:
             execution = self._execute(command.name, command.args)
             if execution is not None and execution.status == "success":
@@ -177,7 +185,7 @@ class Turn(ConfirmationReplies):
     def _execute(self, name, args, confirmed: bool = False) -> ToolExecution | None:
         """Refuse, run, or queue for parking; None means queued."""
         self._hide(self.deps.executor.secrets(name, args))
-        prepared = self.deps.executor.prepare(name, args, self.msg.channel)
+        prepared = self.deps.executor.prepare(name, args, self.caller)
         if isinstance(prepared, ToolExecution):
             return self._record(prepared)
         if not self.deps.limits.take_tool_call(self.budget_key):
@@ -216,7 +224,10 @@ class Turn(ConfirmationReplies):
         return ToolContext(workspace=deps.workspace, settings=deps.settings, records=deps.records,
                            request_id=self.msg.request_id, session_id=self.msg.session_id,
                            max_output_size=deps.settings.max_output_size,
-                           language=self.texts.language, tasks=deps.task_desk)
+                           language=self.texts.language,
+                           tasks=deps.task_desk.for_key(self.msg.key_name) if deps.task_desk else None,
+                           memories=deps.memory.of(self.msg.channel, self.msg.session_id, self.secrets)
+                           if deps.memory else None)
 
     # -- the answer ---------------------------------------------------------------------
 

@@ -59,8 +59,10 @@ def get(engine: Engine, channel: str, message_id: str) -> Delivery:
 
 
 def complete(engine: Engine, delivery_id: int, response: dict, reply_to: dict | None = None) -> None:
-    """Store the answer (and, when given, what became of the reply: see Deliveries)."""
-    values = dict(status=DeliveryStatus.DONE.value, response=response, updated_at=utcnow())
+    """Store the answer (and, when given, what became of the reply: see Deliveries). The raw
+    text goes: it was kept only to answer again after a crash, and it may hold what the
+    conversation masks (a confirmation token, a secret argument); `messages` keeps it masked."""
+    values = dict(status=DeliveryStatus.DONE.value, response=response, text="", updated_at=utcnow())
     if reply_to is not None:
         values["reply_to"] = reply_to
     with engine.begin() as conn:

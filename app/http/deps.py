@@ -57,6 +57,11 @@ def check_key(request: Request, runtime: Runtime, expected: str | None, *, name:
     if expected is None:
         raise ServiceError(503, f"{name} is not configured on this server",
                            f"This route is switched off: the operator has not set {name}.")
+    refuse_key(request, runtime, header)
+
+
+def refuse_key(request: Request, runtime: Runtime, header: str = "x-api-key") -> None:
+    """401, audited: a key is configured and the request's does not match it."""
     record(runtime.engine, AuditKind.AUTH_FAILED, route=request.url.path, client=client_address(request),
            key_sent=bool(request.headers.get(header)))
     raise ServiceError(401, "missing or invalid API key",
@@ -64,12 +69,40 @@ def check_key(request: Request, runtime: Runtime, expected: str | None, *, name:
                        headers={"WWW-Authenticate": "API-Key"})
 
 
-async def _agent_key(request: Request, runtime: Runtime, required: bool) -> None:
+def agent_key_name(request: Request, runtime: Runtime) -> tuple[bool, str | None]:
+    """(the key sent is AGENT_API_KEY or one of API_KEYS, the API_KEYS name it matched). Every
+    key is compared, so the time taken does not tell which one nearly matched."""
+    given = request.headers.get("x-api-key", "").encode()
+    matched, name = False, None
     expected = runtime.settings.agent_api_key
-    if key_passes(request, expected, required=required):
+    if expected is not None and hmac.compare_digest(given, expected.encode()):
+        matched = True
+    for key_name, key in runtime.settings.named_api_keys.items():
+        if hmac.compare_digest(given, key.encode()) and name is None:
+            matched, name = True, key_name
+    return matched, name
+
+
+async def _agent_key(request: Request, runtime: Runtime, required: bool) -> None:
+    """AGENT_API_KEY or a named key (API_KEYS): the name reaches the turn through
+    `request.state.api_key_name`, for the policy's [keys.NAME] rules."""
+    request.state.api_key_name = None
+    settings = runtime.settings
+    if settings.agent_api_key is None and not settings.named_api_keys:
+        if not required:
+            return
+        await run_in_threadpool(check_key, request, runtime, None, name="AGENT_API_KEY", required=True)
+    matched, name = agent_key_name(request, runtime)
+    if matched:
+        request.state.api_key_name = name
         return
     # Refused: the audit write blocks, so it goes to a worker thread like any store call.
-    await run_in_threadpool(check_key, request, runtime, expected, name="AGENT_API_KEY", required=required)
+    await run_in_threadpool(refuse_key, request, runtime)
+
+
+def api_key_name(request: Request) -> str | None:
+    """The API_KEYS name this request authenticated with, if any."""
+    return getattr(request.state, "api_key_name", None)
 
 
 async def agent_key_optional(request: Request, runtime: RuntimeDep) -> None:

@@ -43,5 +43,10 @@ def ready(runtime: RuntimeDep) -> JSONResponse:
     except ModelUnavailable as exc:
         checks["model"] = {"ok": False, **model, "error": exc.reason}
     ok = all(check["ok"] for check in checks.values())
+    # A bad POLICY_FILE is said here, but the node stays ready: the last good rules are in force.
+    policy = runtime.policy.status()
+    if policy.file or not policy.ok:
+        checks["policy"] = {"ok": policy.ok, "file": policy.file,
+                            **({"error": policy.error} if policy.error else {})}
     return JSONResponse({"status": "ready" if ok else "not_ready", "checks": checks},
                         status_code=200 if ok else 503)

@@ -1,14 +1,15 @@
 """POST /mcp: streamable HTTP, stateless (no session id: any worker answers any request),
-behind AGENT_API_KEY. A refused key is answered before anything MCP reads the body."""
+behind AGENT_API_KEY (or a named key of API_KEYS, whose [keys.NAME] rules then bind the
+calls). A refused key is answered before anything MCP reads the body."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
 
-from app.http.deps import RuntimeDep, check_key
+from app.http.deps import RuntimeDep, agent_key_required, api_key_name
 from app.mcp.server import build_server
 
 router = APIRouter()
@@ -36,10 +37,8 @@ class _McpExchange(Response):
                          "`X-API-Key: AGENT_API_KEY`. Read tools run; write tools park and answer the "
                          "confirmation's id; `get_confirmation(id)` tells where it stands.",
              responses={200: {"description": "the MCP answer"}, 401: {"description": "missing or wrong key"},
-                        503: {"description": "AGENT_API_KEY is not set"}})
+                        503: {"description": "AGENT_API_KEY is not set"}},
+             dependencies=[Depends(agent_key_required)])
 async def mcp_endpoint(request: Request, runtime: RuntimeDep) -> Response:
-    check_key(request, runtime, runtime.settings.agent_api_key, name="AGENT_API_KEY", required=True)
-    server = getattr(request.app.state, "mcp_server", None)
-    if server is None:
-        server = request.app.state.mcp_server = build_server(runtime)
-    return _McpExchange(server)
+    # A server per request (a few handlers, cheap): it carries the key the calls are made with.
+    return _McpExchange(build_server(runtime, api_key_name(request)))

@@ -27,6 +27,7 @@ from app.store.transactions import writing
 from app.tools.declare import ToolContext
 from app.tools.errors import ToolError
 from app.tools.execution import ToolExecution
+from app.tools.policy import Caller
 
 log = logging.getLogger("llm_planner.mcp")
 # Tied to a chat person (their memories, their tasks): nothing an MCP client is.
@@ -41,12 +42,15 @@ GET_CONFIRMATION_SCHEMA = {
 class McpDesk:
     """What an MCP client may do, synchronously (the transports call it in a thread)."""
 
-    def __init__(self, runtime) -> None:
+    def __init__(self, runtime, key_name: str | None = None) -> None:
+        """`key_name`: the API_KEYS name the client authenticated with (its [keys.NAME] rules
+        bind it), None for AGENT_API_KEY and stdio."""
         self.runtime = runtime
         self.deps = runtime.conversations.deps
+        self.caller = Caller(channel=Channel.MCP, key=key_name)
 
     def offered(self) -> list:
-        return [item for item in self.runtime.tools.visible(Channel.MCP) if item.name not in NOT_OFFERED]
+        return [item for item in self.runtime.tools.visible(self.caller) if item.name not in NOT_OFFERED]
 
     def definitions(self) -> list[dict[str, Any]]:
         found = [{"name": item.name, "description": item.description, "inputSchema": item.args_schema,
@@ -67,7 +71,7 @@ class McpDesk:
         executor = self.deps.executor
         trail = AuditTrail(request_id, Channel.MCP, session_id)
         trail.hide(executor.secrets(name, args))
-        prepared = executor.prepare(name, args, Channel.MCP)
+        prepared = executor.prepare(name, args, self.caller)
         if isinstance(prepared, ToolExecution):
             return self._finish(trail, prepared)
         ctx = ToolContext(workspace=self.deps.workspace, settings=self.deps.settings, records=self.deps.records,
@@ -134,8 +138,8 @@ class McpDesk:
         return answer, False
 
 
-def build_server(runtime) -> Server:
-    desk = McpDesk(runtime)
+def build_server(runtime, key_name: str | None = None) -> Server:
+    desk = McpDesk(runtime, key_name)
 
     async def list_tools(ctx, params) -> types.ListToolsResult:
         import anyio

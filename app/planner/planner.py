@@ -48,10 +48,13 @@ class Planner:
         self.prompts_dir = prompts_dir
 
     def plan(self, message: str, history: list[tuple[str, str]], facts: dict,
-             trail: AuditTrail, usage: Usage | None = None, tools: ToolRegistry | None = None) -> PlanOutcome:
+             trail: AuditTrail, usage: Usage | None = None, tools: ToolRegistry | None = None,
+             memories: list[dict] = ()) -> PlanOutcome:
         """Raises ModelUnavailable / ModelNotConfigured; a bad plan is an outcome, not an error.
-        `tools`: what this channel may use (default: every registered tool)."""
-        system = system_prompt(tools if tools is not None else self.registry, facts, history, self.prompts_dir)
+        `tools`: what this channel may use (default: every registered tool); `memories`: the
+        person's memories most relevant to the message, shown as quoted data."""
+        system = system_prompt(tools if tools is not None else self.registry, facts, history, self.prompts_dir,
+                               memories=memories)
         return self.plan_with(system, message, trail, usage)
 
     def plan_with(self, system: str, message: str, trail: AuditTrail, usage: Usage | None = None) -> PlanOutcome:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
@@ -63,15 +64,26 @@ def history_block(history: list[tuple[str, str]]) -> str:
     return f"<conversation>\n{quoted(turns)}\n</conversation>"
 
 
+def memories_block(memories: list[dict]) -> str:
+    """The person's memories as one quoted JSON list: their text can close no tag and end no
+    string, so it stays data whatever it says."""
+    if not memories:
+        return "(none)"
+    shown = [{"id": item["id"], "saved": item["saved"], "text": _shown(item["text"])} for item in memories]
+    return f"<memories>\n{quoted(shown)}\n</memories>"
+
+
+_PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
+
+
 def system_prompt(registry: ToolRegistry, facts: dict, history: list[tuple[str, str]] = (),
-                  prompts_dir: Path = PROMPTS_DIR) -> str:
+                  prompts_dir: Path = PROMPTS_DIR, memories: list[dict] = ()) -> str:
     template = load_prompt("planner.md", prompts_dir)
-    return (template
-            .replace("{{tools}}", tool_lines(registry))
-            .replace("{{schema}}", PLAN_SCHEMA_TEXT)
-            .replace("{{facts}}", quoted(facts) if facts else "(none)")
-            .replace("{{history}}", history_block(list(history)))
-            .replace("{{today}}", date.today().isoformat()))
+    values = {"tools": tool_lines(registry), "schema": PLAN_SCHEMA_TEXT,
+              "facts": quoted(facts) if facts else "(none)", "history": history_block(list(history)),
+              "memories": memories_block(list(memories)), "today": date.today().isoformat()}
+    # One pass: text put in (a memory, a message) is never searched for placeholders itself.
+    return _PLACEHOLDER.sub(lambda match: values.get(match.group(1), match.group(0)), template)
 
 
 def build_messages(system: str, message: str) -> list[dict]:

@@ -22,6 +22,7 @@ from app.tasks.states import CallStatus, UpdateType
 from app.tools.declare import ToolContext
 from app.tools.execution import ToolExecution
 from app.tools.executor import Prepared
+from app.tools.policy import DEFAULT_AGENT, Caller
 from app.tools.workspace import Workspace
 
 CHANNEL = Channel.TASK.value
@@ -32,6 +33,12 @@ def record_execution(trail: AuditTrail, execution: ToolExecution) -> ToolExecuti
     trail.add(K.TOOL_EXECUTION, tool=execution.tool_name, args=execution.args, status=execution.status,
               output=execution.output, error=execution.error, duration_ms=execution.duration_ms)
     return execution
+
+
+def task_caller(task: Any) -> Caller:
+    """Whom the policy sees in a task's step: the task channel, the task (its id as session),
+    the API_KEYS name it was created with, its agent."""
+    return Caller(channel=CHANNEL, session=task.id, key=task.api_key_name, agent=task.agent or DEFAULT_AGENT)
 
 
 def tool_context(deps: TaskDeps, task: Any, folder: Workspace, request_id: str) -> ToolContext:
@@ -73,7 +80,7 @@ class AnsweredCalls:
                 args, _ = deps.confirmations.sealer.open(call.args)
             except SealBroken:
                 args = None  # altered at rest: refused below, nothing runs
-            prepared = deps.executor.prepare(call.tool_name, args, CHANNEL)
+            prepared = deps.executor.prepare(call.tool_name, args, task_caller(task))
             if isinstance(prepared, ToolExecution):
                 execution = prepared  # refused now: the allowlist or the permissions changed
             else:

@@ -12,7 +12,6 @@ from app.planner.planner import Planner
 from app.tasks.folders import Folders
 from app.tools.executor import Executor
 from app.tools.records import Records
-from app.tools.registry import ToolRegistry
 
 
 @dataclass(frozen=True)
@@ -20,8 +19,8 @@ class TaskDeps:
     settings: Settings
     engine: Engine
     planner: Planner
-    tools_view: ToolRegistry  # what a step is shown: the task channel's tools and the task-only two
-    executor: Executor  # over the same tools
+    executor: Executor  # its filter (`executor.tools`) is what a step is shown and may run: the task
+                        # channel's tools and the task-only two, as the policy stands for the task
     confirmations: Confirmations
     folders: Folders
     records: Records

@@ -212,3 +212,14 @@ def workspaces(conn: Connection, agent: str | None, task_id: str | None) -> list
 
 def touch_workspace(conn: Connection, workspace_id: int) -> None:
     conn.execute(sa.update(aw).where(aw.c.id == workspace_id).values(last_accessed=utcnow()))
+
+
+# -- the completion e-mail ------------------------------------------------------------------
+
+
+def has_update(conn: Connection, task_id: str, update_type: str, content_prefix: str) -> bool:
+    """Whether the task has an update of `update_type` whose content starts so."""
+    escaped = content_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return conn.execute(sa.select(tu.c.id).where(
+        tu.c.task_id == task_id, tu.c.update_type == update_type,
+        tu.c.content.like(escaped + "%", escape="\\")).limit(1)).first() is not None

@@ -22,7 +22,7 @@ from fastapi import (
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 
 from app.http.bodies import error_responses
-from app.http.deps import RuntimeDep, agent_key_required
+from app.http.deps import RuntimeDep, agent_key_required, api_key_name
 from app.tasks import repository
 from app.tasks.folders import Folders, listing
 from app.tasks.schemas import (
@@ -47,8 +47,8 @@ EVENTS_POLL_SEC = 0.5
 
 
 @router.post("/tasks", status_code=201, response_model=Task)
-def create_task(body: TaskCreate, runtime: RuntimeDep) -> Task:
-    return runtime.tasks.create(body)
+def create_task(body: TaskCreate, request: Request, runtime: RuntimeDep) -> Task:
+    return runtime.tasks.create(body, api_key_name=api_key_name(request))
 
 
 @router.get("/tasks", response_model=TaskList)

@@ -44,7 +44,8 @@ class Tasks:
 
     # -- creating and reading ---------------------------------------------------------
 
-    def create(self, body: TaskCreate) -> Task:
+    def create(self, body: TaskCreate, api_key_name: str | None = None) -> Task:
+        """`api_key_name`: the API_KEYS name it was asked with; its steps stay under that key's rules."""
         agent = body.agent or DEFAULT_AGENT
         if agent not in self.agents():
             raise TaskError(400, f"no agent named {agent!r}; agents: {', '.join(self.agents())}")
@@ -60,7 +61,7 @@ class Tasks:
                                   complexity=body.complexity, priority=body.priority,
                                   status=TaskStatus.QUEUED.value, stage=Stage.NOT_STARTED.value,
                                   agent=agent, workspace=relative, notify_email=body.notify_email,
-                                  created_at=now, updated_at=now)
+                                  api_key_name=api_key_name, created_at=now, updated_at=now)
                 repository.add_workspace(conn, agent, task_id, relative)
                 journal.flush(conn)
         retried(transaction, lambda: None, f"task {task_id}: creating it", self.log)

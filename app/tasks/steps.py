@@ -29,10 +29,12 @@ from app.tasks.answered import (
     AnsweredCalls,
     record_execution,
     secret_values,
+    task_caller,
     tool_context,
 )
 from app.tasks.deps import TaskDeps
 from app.tasks.journal import Journal
+from app.tasks.notify import notify_completion
 from app.tasks.prompt import system_prompt, task_message
 from app.tasks.states import Stage, TaskStatus, UpdateType
 from app.tools.errors import ToolError
@@ -107,7 +109,7 @@ class StepRunner:
         usage = Usage()
         outcome = StepOutcome()
         try:
-            plan_outcome = deps.planner.plan_with(system_prompt(deps.tools_view, history),
+            plan_outcome = deps.planner.plan_with(system_prompt(deps.executor.tools.visible(task_caller(task)), history),
                                                   task_message(task), trail, usage)
         except ModelNotConfigured as exc:
             return self._fail_step(task, journal, usage, started, f"no model is configured (set {exc.setting})")
@@ -144,7 +146,7 @@ class StepRunner:
     def _execute(self, task: Any, folder: Workspace, name: Any, args: Any, outcome: StepOutcome,
                  trail: AuditTrail) -> ToolExecution | None:
         deps = self.deps
-        prepared = deps.executor.prepare(name, args, CHANNEL)
+        prepared = deps.executor.prepare(name, args, task_caller(task))
         if isinstance(prepared, ToolExecution):
             return record_execution(trail, prepared)
         secrets = secret_values(prepared)
@@ -182,6 +184,7 @@ class StepRunner:
                started: float) -> Any:
         """The task as stored with this step (None when it no longer runs here)."""
         deps = self.deps
+        notify = False  # this transaction completed a task that e-mails its summary
         try:
             with writing(deps.engine) as conn:
                 current = repository.get(conn, task.id, lock=True)
@@ -201,6 +204,7 @@ class StepRunner:
                                   completed_at=utcnow(), lease_owner=None)
                     journal.add(UpdateType.STATUS_CHANGE, "complete", status="complete")
                     keep_running = False
+                    notify = bool(current.notify_email)
                 elif outcome.parked:
                     expires = self._park(conn, task, outcome.parked, journal)
                     values.update(status=TaskStatus.AWAITING_CONFIRMATION.value, lease_owner=None,
@@ -216,6 +220,8 @@ class StepRunner:
             log.warning("task %s: step %s was stored by another worker; this one stops", task.id, step["step"])
             return None
         journal.trail.committed()
+        if notify:
+            notify_completion(deps, task.id)  # after the commit: only the completing worker gets here
         if not keep_running:
             return None
         if outcome.stage is not None:

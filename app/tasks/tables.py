@@ -37,6 +37,9 @@ tasks = sa.Table(
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("updated_at", UtcDateTime, nullable=False),
     sa.Column("completed_at", UtcDateTime, nullable=True),
+    # dynamic permissions: the API_KEYS name it was created with, whose [keys.NAME] rule its
+    # steps stay under (migration 0006)
+    sa.Column("api_key_name", sa.String(64), nullable=True),
     sa.Index("ix_tasks_queue", "status", "priority", "created_at"),
     sa.Index("ix_tasks_agent", "agent", "status"),
 )

@@ -39,14 +39,15 @@ def finish_task(args: FinishTaskArgs, ctx: ToolContext) -> dict:
 
 
 TASK_TOOLS = (update_task, finish_task)
-CHAT_ONLY = frozenset({"create_task"})
+# create_task and the memory tools belong to a person in a chat; a task has no person.
+CHAT_ONLY = frozenset({"create_task", "remember", "recall", "forget"})
 
 
 def with_task_tools(registry: ToolRegistry) -> ToolRegistry:
     """The registry a task's steps use: every tool, and the two task-only ones."""
     tools = ToolRegistry(list(TASK_TOOLS))
     for item in registry:
-        # create_task belongs to a person in a chat: a task does not start tasks.
+        # A task does not start tasks, and has no person whose memories it could touch.
         if item.name not in tools.names() and item.name not in CHAT_ONLY:
             tools.add(item, source="registry")
     return tools

@@ -12,6 +12,7 @@
 - `load_operator` / `OperatorFileError`: what OPERATOR_FILE declares.
 - `send_mail`: outgoing e-mail (SMTP, or the log while setting up).
 - `TaskDesk`: what `ctx.tasks` offers in a chat (start a task, read one).
+- `MemoryDesk`: what `ctx.memories` offers in a chat: the person's own memories.
 - `plugin_metadata`, `BigId`, `UtcDateTime`, `utcnow`: for a plugin that keeps its own
   tables (see plugins/customers/records.py); its migrations live with the service's.
 """
@@ -19,7 +20,7 @@
 from app.masking import SECRET
 from app.tools.declare import BaseTool, Tool, ToolArgs, ToolContext, tool
 from app.tools.errors import BadToolDeclaration, ToolError
-from app.tools.handles import TaskDesk
+from app.tools.handles import MemoryDesk, TaskDesk
 from app.tools.mail import send_mail
 from app.tools.operator_file import OperatorConfig, OperatorFileError, load_operator
 from app.tools.process_runner import ProcessResult, run_process
@@ -28,4 +29,5 @@ from app.tools.workspace import Workspace
 
 __all__ = ["BadToolDeclaration", "BaseTool", "OperatorConfig", "OperatorFileError", "ProcessResult",
            "Records", "SECRET", "TaskDesk", "Tool", "ToolArgs", "ToolContext", "ToolError", "Workspace", "load_operator",
-           "run_process", "send_mail", "tool", "BigId", "UtcDateTime", "plugin_metadata", "utcnow"]
+           "run_process", "send_mail", "tool", "BigId", "UtcDateTime", "plugin_metadata", "utcnow",
+           "MemoryDesk"]

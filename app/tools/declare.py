@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict
 from app.config import Settings
 from app.masking import SECRET
 from app.tools.errors import BadToolDeclaration
-from app.tools.handles import TaskDesk
+from app.tools.handles import MemoryDesk, TaskDesk
 from app.tools.records import Records
 from app.tools.workspace import Workspace
 
@@ -55,6 +55,8 @@ class ToolContext:
     language: str = "en"  # REPLY_LANGUAGE: "en" or "es", for the texts a tool writes itself
     tasks: TaskDesk | None = None  # starts and reads tasks, in a chat (None inside a task)
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("llm_planner.tools"))
+    # memory: the memories of the person in the chat, and no one else's (None inside a task)
+    memories: MemoryDesk | None = None
 
 
 @dataclass(frozen=True)

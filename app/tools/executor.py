@@ -18,6 +18,7 @@ from app.tools.errors import ToolError
 from app.tools.execution import ToolExecution
 from app.tools.filter import ToolFilter
 from app.tools.messages import ToolTexts
+from app.tools.policy import Caller
 
 log = logging.getLogger("llm_planner.executor")
 
@@ -50,14 +51,15 @@ class Executor:
         tool = self.tools.registry.get(name) if isinstance(name, str) else None
         return tool.secret_values(raw_args) if tool is not None and isinstance(raw_args, dict) else []
 
-    def prepare(self, name: Any, raw_args: Any, channel: str) -> Prepared | ToolExecution:
+    def prepare(self, name: Any, raw_args: Any, who: str | Caller) -> Prepared | ToolExecution:
+        """`who`: a channel name, or the whole Caller (session, key name, agent) the policy sees."""
         shown = raw_args if isinstance(raw_args, dict) else {}
         tool = self.tools.registry.get(name) if isinstance(name, str) else None
         if tool is None:
             return ToolExecution(tool_name=str(name)[:64], args=shown, status="blocked",
                                  error=self.texts("not_allowlisted", name=str(name)[:64]))
         shown = tool.masked(shown)
-        refusal = self.tools.refusal(tool, channel)
+        refusal = self.tools.refusal(tool, who)
         if refusal:
             return ToolExecution(tool_name=tool.name, args=shown, status="blocked", error=refusal)
         if not isinstance(raw_args, dict):

@@ -11,6 +11,7 @@ TEXTS: dict[str, dict[str, str]] = {
     "en": {
         "not_allowlisted": "tool {name!r} is not allowed (not in the allowlist)",
         "not_on_channel": "{tool} is not allowed on the {channel} channel (POLICY_FILE)",
+        "not_for_subject": "{tool} is not allowed for {subject} {name} now (POLICY_FILE or `llm-planner policy`)",
         "blocked_permission": "needs permission {permissions}, which BLOCKED_PERMISSIONS forbids",
         "invalid_arguments": "invalid arguments: {details}",
         "args_not_object": "args must be an object",
@@ -21,6 +22,7 @@ TEXTS: dict[str, dict[str, str]] = {
     "es": {
         "not_allowlisted": "la herramienta {name!r} no está permitida (no figura en la lista de permitidas)",
         "not_on_channel": "{tool} no está permitida en el canal {channel} (POLICY_FILE)",
+        "not_for_subject": "{tool} no está permitida para {subject} {name} ahora (POLICY_FILE o `llm-planner policy`)",
         "blocked_permission": "necesita el permiso {permissions}, que BLOCKED_PERMISSIONS prohíbe",
         "invalid_arguments": "argumentos no válidos: {details}",
         "args_not_object": "args debe ser un objeto",

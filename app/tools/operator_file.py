@@ -13,10 +13,17 @@
     [apis.status]               # http_get(api, path, params)
     base_url = "http://127.0.0.1:9000"
     headers = { Authorization = "env:STATUS_TOKEN" }   # read from the environment
+
+    [web]                       # fetch_url: private hosts it may reach (host or host:port)
+    allow_hosts = ["127.0.0.1:9000", "intranet.local"]
+
+    [email]                     # send_email: glob patterns on the recipients' addresses
+    allow = ["*@acme.com", "ops@example.org"]
 """
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import re
 import tomllib
@@ -119,6 +126,39 @@ class Api(_Strict):
         return out
 
 
+# [web] and [email]: what fetch_url may reach beside the public internet, and whom
+# send_email may write to.
+HOST_ENTRY = re.compile(r"^(\[[0-9a-f:.]+\]|[a-z0-9._-]+)(:[0-9]{1,5})?$")
+
+
+class Web(_Strict):
+    allow_hosts: list[str] = []  # host or host:port, exact: private addresses fetch_url may reach
+
+    @field_validator("allow_hosts")
+    @classmethod
+    def _hosts(cls, hosts: list[str]) -> list[str]:
+        out = []
+        for host in hosts:
+            host = host.strip().lower()
+            if not HOST_ENTRY.match(host):
+                raise ValueError(f"web.allow_hosts: {host!r} is not a host or host:port "
+                                 f"(an IPv6 address goes in brackets: [::1]:8080)")
+            out.append(host)
+        return out
+
+    def allows(self, host: str, port: int) -> bool:
+        """`host` as the URL spells it (lower case, IPv6 in brackets): exact, no resolving."""
+        return host in self.allow_hosts or f"{host}:{port}" in self.allow_hosts
+
+
+class Email(_Strict):
+    allow: list[str] = []  # glob patterns on the recipient's address: "*@acme.com"
+
+    def allows(self, address: str) -> bool:
+        address = address.strip().lower()
+        return any(fnmatch.fnmatchcase(address, pattern.strip().lower()) for pattern in self.allow)
+
+
 # MCP: [mcp.NAME] servers whose tools are offered as `NAME.tool` (see app/mcp/).
 #   [mcp.files]                         # a local server over stdio, started in the sandbox
 #   command = ["uvx", "mcp-server-files"]
@@ -182,6 +222,11 @@ class OperatorConfig(_Strict):
             if not os.path.isabs(path):
                 raise ValueError(f"logs.{name}: give the log's absolute path")
         return logs
+
+    # the tools for real work: fetch_url's private hosts, send_email's recipients (none
+    # when the section is missing)
+    web: Web = Web()
+    email: Email | None = None
 
     # MCP: the servers whose tools are offered (app/mcp/)
     mcp: dict[str, McpServer] = {}
