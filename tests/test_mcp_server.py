@@ -26,13 +26,20 @@ KEY = "mcp-test-key"
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory):
-    root = tmp_path_factory.mktemp("mcp-served")
+def _setting_up(root: Path) -> dict:
     (root / "workspace").mkdir()
     (root / "workspace" / "hello.txt").write_text("hi")
     env = cli_env(DB_URL=f"sqlite:///{root}/agent.db", AGENT_API_KEY=KEY, CONFIRM_SECRET=TEST_SECRET,
                   WORKSPACE_ROOT=str(root / "workspace"))
+    return {"root": root, "env": env}
+
+
+@pytest.fixture
+def served(tmp_path):
+    """A real `serve` with two workers (the endpoint is stateless: either answers any request).
+    One test uses it, so that pytest-xdist starts it once."""
+    setup = _setting_up(tmp_path)
+    root, env = setup["root"], setup["env"]
     port = free_port()
     proc = subprocess.Popen(CLI + ["serve", "--port", str(port), "--workers", "2"], cwd=root, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -71,7 +78,7 @@ def _operator(served, *args) -> subprocess.CompletedProcess:
                           timeout=90)
 
 
-def test_current_client_reads_parks_and_cannot_approve(served):
+def test_over_http_the_current_client_reads_parks_and_cannot_approve_and_a_1x_client_works(served, mcp1_python):
     async def work(client):
         tools = {t.name: t for t in (await client.list_tools()).tools}
         listed = await client.call_tool("list_dir", {"path": "."})
@@ -105,8 +112,15 @@ def test_current_client_reads_parks_and_cannot_approve(served):
     again = _operator(served, "confirm", str(body["id"]))
     assert again.returncode == 1 and "already" in again.stderr
 
+    declined = _payload(anyio.run(_session, served["url"], KEY, lambda c: c.call_tool(
+        "write_file", {"path": "no.txt", "content": "never"})))
+    assert _operator(served, "confirmations", "cancel", str(declined["id"]), "--by", "bob").returncode == 0
+    rejected = _payload(anyio.run(_session, served["url"], KEY, lambda c: c.call_tool(
+        "get_confirmation", {"id": declined["id"]})))
+    assert rejected["state"] == "rejected" and rejected["decided_by"] == "bob"
+    assert not (served["root"] / "workspace" / "no.txt").exists()
 
-def test_wrong_key_is_refused_and_nothing_runs(served):
+    # A wrong or missing key: 401, and nothing parked or run.
     message = {"jsonrpc": "2.0", "id": 1, "method": "tools/call",
                "params": {"name": "write_file", "arguments": {"path": "evil.txt", "content": "x"}}}
     headers = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
@@ -120,8 +134,7 @@ def test_wrong_key_is_refused_and_nothing_runs(served):
     with pytest.raises(Exception):
         anyio.run(_session, served["url"], "wrong", lambda c: c.list_tools())
 
-
-def test_a_1x_client_works_with_ours(served, mcp1_python):
+    # A client on the 1.x line, as a real process.
     ran = subprocess.run([str(mcp1_python), str(SERVERS / "client_v1.py"), served["url"], KEY],
                          capture_output=True, text=True, timeout=120)
     assert ran.returncode == 0, ran.stderr[-2000:]
@@ -132,7 +145,8 @@ def test_a_1x_client_works_with_ours(served, mcp1_python):
     assert not (served["root"] / "workspace" / "v1.txt").exists()
 
 
-def test_mcp_serve_over_stdio(served):
+def test_mcp_serve_over_stdio(tmp_path):
+    served = _setting_up(tmp_path)
     env = {k: v for k, v in served["env"].items() if k != "AGENT_API_KEY"}
 
     async def work():
