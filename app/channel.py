@@ -14,6 +14,8 @@ class Channel(StrEnum):
     WHATSAPP_CLOUD = "meta"  # POST /provider/meta
     TWILIO = "twilio"      # POST /provider/twilio
     TASK = "task"          # a task's steps (the session is the task's id)
+    # MCP: a call from an MCP client (POST /mcp, `mcp serve`); the session is the call's own
+    MCP = "mcp"
 
     @property
     def short_codes(self) -> bool:

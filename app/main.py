@@ -67,6 +67,8 @@ def create_app(settings: Settings | None = None, *, model: ChatModel | None = No
         await anyio.to_thread.run_sync(runtime.deliveries.drain, 20)
         if settings.task_workers:
             await anyio.to_thread.run_sync(runtime.task_worker.stop, settings.task_drain_sec)
+        # MCP: the servers this process started end with it (their sessions closed cleanly)
+        await anyio.to_thread.run_sync(runtime.mcp.connections.close)
 
     app = FastAPI(title="llm-planner", version=__version__, lifespan=lifespan)
     app.state.runtime = runtime
@@ -81,6 +83,9 @@ def create_app(settings: Settings | None = None, *, model: ChatModel | None = No
     # the operator console
     from app.console.routes import install as install_console
     install_console(app)
+    # MCP: POST /mcp, our catalogue to MCP clients
+    from app.mcp import routes as mcp_routes
+    app.include_router(mcp_routes.router)
     errors.install(app, runtime)
     if settings.cors_origin_list:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origin_list,

@@ -19,6 +19,7 @@ from app.deliveries.inbox import Inbox
 from app.deliveries.lifecycle import Deliveries
 from app.deliveries.repliers import TwilioReplier, WhatsAppCloudReplier
 from app.llm import ChatModel, build_model
+from app.mcp.client import McpTools  # MCP (also registers mcp_pins on the metadata)
 from app.observability import metrics
 from app.planner.planner import Planner
 from app.policy.live import PolicySource
@@ -46,6 +47,10 @@ class Runtime:
         # sandbox: with SANDBOX=none a `sandboxed` tool asks for confirmation like a `write` one
         if settings.sandbox == "none":
             self.registry = self.registry.sandbox_off()
+        # MCP: the [mcp.NAME] servers' listed tools join the allowlist as `NAME.tool`, before
+        # any view of it is taken (their sessions start at their first call).
+        self.mcp = McpTools(settings, self.engine)
+        self.mcp.register(self.registry)
         metrics.KNOWN_TOOLS.update(self.registry.names())
         self.model = model or build_model(settings)
         self.texts = Texts(settings.reply_language)

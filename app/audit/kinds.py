@@ -43,3 +43,6 @@ class AuditKind(StrEnum):
     POLICY_CHANGED = "policy_changed"
     # memory: an operator deleted a person's memories (who, id or all, how many, forgotten_by)
     MEMORIES_FORGOTTEN = "memories_forgotten"
+    # MCP: an operator trusted a server's tools (pins, by); a pinned tool's definition changed
+    MCP_TRUSTED = "mcp_trusted"
+    MCP_TOOL_CHANGED = "mcp_tool_changed"

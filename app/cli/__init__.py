@@ -32,6 +32,9 @@ def main(argv: list[str] | None = None) -> int:
     # memory: llm-planner memory list|export|forget
     from app.cli import memory
     memory.add(sub)
+    # MCP: `llm-planner mcp trust|status|serve`
+    from app.cli import mcp as mcp_cli
+    mcp_cli.add(sub)
     args = parser.parse_args(argv)
     if args.command in ("serve", "worker"):
         from app.cli.settings import load_settings

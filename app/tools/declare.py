@@ -28,6 +28,10 @@ from app.tools.records import Records
 from app.tools.workspace import Workspace
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+# MCP: a tool of an MCP server is offered as `SERVER.tool` (the server's own tool name, which
+# MCP lets hold capitals, digits, `_`, `-` and `.`); 64 characters at most in all, the width
+# every table gives a tool name. Plugins' names keep NAME_PATTERN.
+MCP_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,31}\.[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}$")
 PERMISSIONS = ("read", "write", "execute", "network")
 LANGUAGES = ("en", "es")
 # `sandboxed`: between read and write. It runs without confirmation because everything it
@@ -76,16 +80,26 @@ class Tool:
     secret_args: frozenset[str] = frozenset()
     # What a person reads of a result in a chat's reply (the JSON stays in tool_executions).
     render: Callable[[Any], str] | None = None
+    # MCP: the MCP server this tool is offered from (its name is then `SERVER.tool`), and why it
+    # may not run right now (not trusted, its definition changed), asked wherever a call is
+    # allowed or refused; None: nothing stops it.
+    mcp_server: str | None = None
+    gate: Callable[[], str | None] | None = None
 
     def __post_init__(self) -> None:
-        if not NAME_PATTERN.match(self.name):
-            raise BadToolDeclaration(f"tool name {self.name!r} must match {NAME_PATTERN.pattern}")
+        pattern = NAME_PATTERN if self.mcp_server is None else MCP_NAME_PATTERN
+        if not pattern.match(self.name) or len(self.name) > 64 or (
+                self.mcp_server is not None and not self.name.startswith(self.mcp_server + ".")):
+            raise BadToolDeclaration(f"tool name {self.name!r} must match {pattern.pattern}")
         if self.tag not in TAGS:
             raise BadToolDeclaration(f"{self.name}: tag must be 'read', 'sandboxed' or 'write'")
         unknown = set(self.permissions) - set(PERMISSIONS)
         if not self.permissions or unknown:
             raise BadToolDeclaration(f"{self.name}: permissions must be some of {PERMISSIONS}")
-        if self.tag == "read" and self.permissions & {"write", "execute"}:
+        # An MCP command server's read tools carry `execute` (it is a process we start, in the
+        # sandbox): the operator's `read` list, not the permission, says they only read.
+        if self.tag == "read" and self.permissions & {"write", "execute"} and not (
+                self.mcp_server is not None and "write" not in self.permissions):
             # A tool that changes things must be confirmed; it cannot call itself read-only.
             raise BadToolDeclaration(f"{self.name}: a tool with write/execute must be tagged 'write'")
         if self.tag == "sandboxed" and ("execute" not in self.permissions or "write" in self.permissions):

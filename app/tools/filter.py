@@ -44,6 +44,8 @@ class ToolFilter:
         denied = sorted(tool.permissions & self.blocked)
         if denied:
             return self.texts("blocked_permission", permissions=", ".join(denied))
+        if tool.gate is not None:  # MCP: an untrusted server, a changed tool definition
+            return tool.gate()
         return None
 
     def visible(self, who: str | Caller) -> ToolRegistry:

@@ -193,6 +193,57 @@ class Pip(_Strict):
     trusted_hosts: list[str] = []
 
 
+# MCP: [mcp.NAME] servers whose tools are offered as `NAME.tool` (see app/mcp/).
+#   [mcp.files]                         # a local server over stdio, started in the sandbox
+#   command = ["uvx", "mcp-server-files"]
+#   tools = ["read_text", "write_text"]  # offered: none unless listed
+#   read = ["read_text"]                 # the rest are `write`: a person confirms each call
+#   [mcp.wiki]                          # a server over streamable HTTP
+#   url = "https://wiki.example/mcp"
+#   headers = { Authorization = "env:WIKI_TOKEN" }
+MCP_SERVER_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+
+
+class McpServer(_Strict):
+    command: list[str] | None = Field(None, min_length=1)
+    url: str | None = Field(None, pattern=r"^https?://[^/?#@\s]+(/[^#\s]*)?$")
+    headers: dict[str, str] = {}
+    env: dict[str, str] = {}  # a command server's environment beyond the scrubbed one; `env:` allowed
+    tools: list[str] = []
+    read: list[str] = []
+    timeout: float = Field(30, gt=0, le=3600)
+    description: str = ""
+
+    @model_validator(mode="after")
+    def _one_way(self) -> "McpServer":
+        if (self.command is None) == (self.url is None):
+            raise ValueError("an MCP server takes either command = [...] (stdio) or url = \"...\" (HTTP)")
+        if self.headers and self.url is None:
+            raise ValueError("headers go with url")
+        unknown = set(self.read) - set(self.tools)
+        if unknown:
+            raise ValueError(f"read names tools not in tools: {sorted(unknown)}")
+        return self
+
+    @staticmethod
+    def _resolve(values: dict[str, str], what: str) -> dict[str, str]:
+        out = {}
+        for name, value in values.items():
+            if value.startswith("env:"):
+                variable, value = value[4:], os.environ.get(value[4:], "")
+                if not value:
+                    raise ToolError(f"{what} {name} reads the environment variable {variable}, which is "
+                                    f"not set on the server; the call was not made")
+            out[name] = value
+        return out
+
+    def resolved_headers(self) -> dict[str, str]:
+        return self._resolve(self.headers, "header")
+
+    def resolved_env(self) -> dict[str, str]:
+        return self._resolve(self.env, "environment variable")
+
+
 class OperatorConfig(_Strict):
     logs: dict[str, str] = {}
     jobs: dict[str, Job] = {}
@@ -214,6 +265,17 @@ class OperatorConfig(_Strict):
     # when the section is missing)
     web: Web = Web()
     email: Email | None = None
+
+    # MCP: the servers whose tools are offered (app/mcp/)
+    mcp: dict[str, McpServer] = {}
+
+    @field_validator("mcp")
+    @classmethod
+    def _mcp_names(cls, servers: dict[str, McpServer]) -> dict[str, McpServer]:
+        for name in servers:
+            if not MCP_SERVER_NAME.match(name):
+                raise ValueError(f"mcp.{name}: a server's name must match {MCP_SERVER_NAME.pattern}")
+        return servers
 
 
 def load_operator(path: Path) -> OperatorConfig:
