@@ -125,6 +125,16 @@ class Settings(BaseSettings):
     task_poll_sec: float = Field(1, gt=0)
     task_drain_sec: float = Field(30, ge=0)
 
+    # agents: profiles (AGENTS_FILE), each launchable as its own service
+    agents_file: Path = Path("./agents.toml")
+    agent_port_min: int = Field(8001, ge=1, le=65535)
+    agent_port_max: int = Field(8999, ge=1, le=65535)
+    agent_startup_timeout: float = Field(30, gt=0)
+    agent_shutdown_timeout: float = Field(15, ge=0)
+    log_dir: Path = Path("./logs")
+    agent_name: str | None = None  # set by `serve --agent NAME`: this process is that agent's service
+    agent_resources_file: Path | None = None  # handed to a launched agent: its `resources`, owner-only
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper(cls, value):

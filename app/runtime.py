@@ -8,6 +8,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy.engine import Engine
 
+from app.agents.crew import Counted
+from app.agents.profiles import load_profiles
+from app.agents.service import Agents
 from app.channel import Channel
 from app.config import Settings
 from app.confirmations.tokens import Confirmations
@@ -83,3 +86,16 @@ class Runtime:
                       Channel.TWILIO: TwilioReplier(settings)})
         # Where HTTP routes run their turns (app.http.deps.off_loop): as many as AnyIO's default.
         self.request_threads = ThreadPoolExecutor(max_workers=40, thread_name_prefix="request")
+
+        # Agents: the profiles of AGENTS_FILE (or the implicit `default`), each with its own
+        # model, prompt and tools; tasks are given to them; each may run as its own service
+        # (`serve --agent NAME`, settings.agent_name), whose `/agent` and task slots are its own.
+        self.agents = Agents(self, load_profiles(settings.agents_file, with_task_tools(self.registry).names()))
+        self.tasks.agents = self.agents.names
+        self.tasks.assigner = self.agents.assigner
+        self.task_worker.deps_for = self.agents.crew.task_deps
+        self.task_worker.before_claim = self.agents.assigner.assign_waiting
+        if settings.agent_name:
+            self.agents.profile(settings.agent_name)
+            self.task_worker.agents = [settings.agent_name]
+            self.conversations = Counted(self.agents.crew.conversations(settings.agent_name))

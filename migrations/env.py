@@ -5,6 +5,7 @@ from alembic import context
 from app.store.db import create_db_engine
 from app.store.tables import metadata
 import app.tasks.tables  # noqa: F401  (registers the task tables on metadata)
+import app.agents.tables  # noqa: F401  (registers the agent tables on metadata)
 from plugins.customers.records import metadata as customers_metadata
 
 # Every table the migrations keep: the service's and those of the plugins it ships.

@@ -8,6 +8,7 @@ import sys
 
 from sqlalchemy.exc import DBAPIError
 
+from app.cli import agents as agents_cli  # agents: list | launch | stop | logs
 from app.cli import (
     audit,
     confirmations,
@@ -25,6 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     for group in (serve, worker, database, tools, audit, tasks, confirmations, sessions):
         group.add(sub)
+    agents_cli.add(sub)
     args = parser.parse_args(argv)
     if args.command in ("serve", "worker"):
         from app.cli.settings import load_settings
