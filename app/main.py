@@ -89,6 +89,7 @@ def create_app(settings: Settings | None = None, *, model: ChatModel | None = No
     app.include_router(agent_routes.chat)
     if settings.agent_name:
         app.include_router(agent_routes.service)
+        app.router.routes.insert(0, app.router.routes.pop())  # its `/` before the chat page's
     errors.install(app, runtime)
     if settings.cors_origin_list:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origin_list,

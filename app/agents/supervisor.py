@@ -46,14 +46,18 @@ class Child:
     healthy_by: float | None = None  # (re)started: must answer health by then
 
 
+try:  # loaded now: after fork, in the child, nothing may import or take a lock
+    import ctypes
+
+    _prctl = ctypes.CDLL("libc.so.6", use_errno=True).prctl
+except (OSError, AttributeError, ImportError):
+    _prctl = None
+
+
 def _die_with_parent() -> None:
     # A `serve` killed with -9 leaves no agent service behind: the kernel stops them too.
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
+    if _prctl is not None:
+        _prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def port_free(host: str, port: int) -> bool:
@@ -175,7 +179,9 @@ class Supervisor:
         return None, f"no free port in AGENT_PORT_MIN-AGENT_PORT_MAX ({low}-{high})"
 
     def _spawn(self, name: str, port: int, resources: dict | None, previous: Child | None = None) -> Child:
-        env = {k: v for k, v in os.environ.items() if k not in ("LOG_FILE", "AGENT_RESOURCES_FILE", "AGENT_NAME")}
+        env = {**os.environ, **self._settings_env()}
+        for own in ("LOG_FILE", "AGENT_RESOURCES_FILE", "AGENT_NAME"):  # its log, resources and name are its own
+            env.pop(own, None)
         path = previous.resources if previous is not None else None
         if resources is not None:
             path = self._write_resources(name, resources)
@@ -190,12 +196,27 @@ class Supervisor:
                                    stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
         pump.follow(process.stdout)
         url = f"http://{self._public_host()}:{port}"
-        self._record(name, status="starting", port=port, pid=process.pid, url=url)
         child = Child(name, port, process, path)
+        extra = {}
         if previous is not None:
-            child.restarts = previous.restarts
+            child.restarts = previous.restarts + [time.monotonic()]
+            extra["restarts"] = len(child.restarts)
+        self._record(name, status="starting", port=port, pid=process.pid, url=url, **extra)
         log.info("agent %s: started (pid %s, port %s)", name, process.pid, port)
         return child
+
+    def _settings_env(self) -> dict[str, str]:
+        """This service's settings as the child's environment: it runs with what this one
+        runs with, wherever they came from (environment, .env, code)."""
+        env = {}
+        skip = {"host", "port", "log_file", "agent_name", "agent_resources_file"}
+        for name, value in self.settings.model_dump().items():
+            if value is None or name in skip:
+                continue
+            if isinstance(value, bool):
+                value = "true" if value else "false"
+            env[name.upper()] = str(value)
+        return env
 
     def _public_host(self) -> str:
         return "127.0.0.1" if self.settings.host in ("0.0.0.0", "::", "") else self.settings.host
@@ -348,11 +369,8 @@ class Supervisor:
             if self.children.get(child.name) is not child:
                 return
             fresh = self._spawn(child.name, port, None, previous=child)
-            fresh.restarts.append(now)
             fresh.healthy_by = now + self.settings.agent_startup_timeout
             self.children[child.name] = fresh
-        with self.engine.begin() as conn:
-            repository.update_service(conn, child.name, restarts=len(fresh.restarts))
 
     # -- records -------------------------------------------------------------------------
 
