@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import time
 from typing import Any
 
 from app import __version__
@@ -21,6 +22,7 @@ from app.llm.base import ModelNotConfigured, ModelUnavailable
 from app.tasks.service import TaskError
 
 log = logging.getLogger("llm_planner.agents")
+ACTIVE_EVERY_SEC = 60
 
 
 class AgentError(TaskError):
@@ -39,6 +41,7 @@ class Agents:
         self.crew = Crew(runtime, lambda: self.profiles)
         self.assigner = Assigner(runtime.engine, lambda: self.profiles, runtime.task_worker.deps.folders)
         self.supervisor = Supervisor(runtime.settings, runtime.engine, lambda: self.profiles)
+        self._touched: dict[str, float] = {}
 
     # -- profiles ------------------------------------------------------------------------
 
@@ -115,8 +118,12 @@ class Agents:
     def answer(self, name: str, channel: Channel, session_id: str, text: str) -> AgentResponse:
         self.profile(name)
         reply = self.crew.answer(name, channel, session_id, text)
-        with self.runtime.engine.begin() as conn:
-            repository.touch(conn, name)
+        # `last_active` to the minute: a write on every turn would cost the turn a third more.
+        now = time.monotonic()
+        if now - self._touched.get(name, -ACTIVE_EVERY_SEC) >= ACTIVE_EVERY_SEC:
+            self._touched[name] = now
+            with self.runtime.engine.begin() as conn:
+                repository.touch(conn, name)
         return reply
 
     def route(self, text: str) -> dict:

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -79,6 +80,7 @@ class Supervisor:
         self._lock = threading.RLock()
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
+        self._spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="agent-spawner")
 
     # -- what callers use ----------------------------------------------------------------
 
@@ -192,8 +194,11 @@ class Supervisor:
         pump = LogPump(log_path(self.settings.log_dir, name), self.settings.log_max_bytes,
                        self.settings.log_backups)
         pump.write(f"--- llm-planner: starting agent {name} on port {port} ---")
-        process = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                   stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
+        # Started from one long-lived thread: PR_SET_PDEATHSIG fires when the *thread* that
+        # forked ends, and a request's worker thread may end while the service runs on.
+        process = self._spawner.submit(
+            subprocess.Popen, command, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, preexec_fn=_die_with_parent).result()
         pump.follow(process.stdout)
         url = f"http://{self._public_host()}:{port}"
         child = Child(name, port, process, path)
