@@ -46,6 +46,13 @@ class Profile(BaseModel):
     workspace: Path | None = None
     prompt_text: str = ""  # the prompt file's text, read once at load
 
+    @field_validator("name")
+    @classmethod
+    def _not_reserved(cls, value: str) -> str:
+        if value == "discover":  # /api/agents/discover is a route of its own
+            raise ValueError("`discover` is reserved; name the agent otherwise")
+        return value
+
     @field_validator("tools")
     @classmethod
     def _unique(cls, value):

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.convertors import Convertor, register_url_convertor
 
 from app import __version__
 from app.agents.profiles import NAME_PATTERN
@@ -30,6 +31,21 @@ from app.http.deps import (
 from app.tasks.schemas import Task
 
 Name = Annotated[str, Field(pattern=NAME_PATTERN)]
+
+
+class AgentName(Convertor):
+    """An agent's name in a path, never `discover`: `/api/agents/discover` is its own route
+    (POST), and a GET there is not an agent named so (profiles refuse the name)."""
+    regex = r"(?!discover/|discover$)[^/]+"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("agent", AgentName())
 
 
 class StatusBody(BaseModel):
@@ -123,23 +139,23 @@ def discover(runtime: RuntimeDep) -> dict:
     return {"agents": runtime.agents.discover()}
 
 
-@api.get("/agents/{name}", response_model=Agent, dependencies=user)
+@api.get("/agents/{name:agent}", response_model=Agent, dependencies=user)
 def get_agent(name: str, runtime: RuntimeDep) -> dict:
     return runtime.agents.get(name)
 
 
-@api.put("/agents/{name}/status", response_model=Agent, dependencies=admin)
+@api.put("/agents/{name:agent}/status", response_model=Agent, dependencies=admin)
 def set_status(name: str, body: StatusBody, runtime: RuntimeDep) -> dict:
     return runtime.agents.set_status(name, body.status)
 
 
-@api.get("/agents/{name}/tasks", response_model=AgentTasks, dependencies=user)
+@api.get("/agents/{name:agent}/tasks", response_model=AgentTasks, dependencies=user)
 def agent_tasks(name: str, runtime: RuntimeDep,
                 limit: Annotated[int, Query(ge=1, le=200)] = 200) -> dict:
     return {"tasks": runtime.agents.tasks(name, limit)}
 
 
-@api.get("/agents/{name}/logs", response_model=Logs, dependencies=admin)
+@api.get("/agents/{name:agent}/logs", response_model=Logs, dependencies=admin)
 def agent_logs(name: str, runtime: RuntimeDep, lines: Annotated[int, Query(ge=1, le=10000)] = 200) -> dict:
     return {"name": name, "lines": runtime.agents.logs(name, lines)}
 
@@ -182,7 +198,7 @@ def instructions(body: TextBody, runtime: RuntimeDep) -> dict:
 chat = APIRouter(tags=["agents"])
 
 
-@chat.post("/agents/{name}/agent", response_model=AgentResponse, dependencies=[Depends(agent_key_optional)],
+@chat.post("/agents/{name:agent}/agent", response_model=AgentResponse, dependencies=[Depends(agent_key_optional)],
            responses=error_responses(400, 401, 404, 413, 422, 429))
 async def agent_turn(name: str, body: ChatRequest, request: Request, response: Response,
                      runtime: RuntimeDep) -> Response:
@@ -196,7 +212,7 @@ def _turn(runtime, name: str, request: Request, response: Response, body: ChatRe
     return json_reply(runtime.agents.answer(name, Channel.WEB, body.session_id, body.message), response)
 
 
-@chat.get("/agents/{name}/.well-known/agent-card.json", responses=error_responses(404))
+@chat.get("/agents/{name:agent}/.well-known/agent-card.json", responses=error_responses(404))
 def agent_card_of(name: str, request: Request, runtime: RuntimeDep) -> dict:
     with runtime.engine.connect() as conn:
         from app.agents import repository
