@@ -97,6 +97,7 @@ def test_no_file_is_one_default_agent(tmp_path):
     ('[agents.a]\napi_key = "sk-plain"\n', "line 2: agents.a.api_key"),
     ('[agents.a]\nprompt = "nowhere.md"\n', "line 2: agents.a.prompt"),
     ('[agents.a\n', "not valid TOML"),
+    ('[agents.discover]\n', "line 1: agents.discover.name: `discover` is reserved"),
 ])
 def test_a_bad_file_is_one_line_naming_where(tmp_path, text, where):
     path = tmp_path / "agents.toml"

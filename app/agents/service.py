@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import threading
 import time
 from typing import Any
 
@@ -62,6 +63,15 @@ class Agents:
                 for p in self.profiles.agents.values()]
         with self.runtime.engine.begin() as conn:
             repository.sync(conn, rows)
+        # Services recorded running by a node that is gone (killed with its services) are
+        # found out now, not at the next launch: checked in the background.
+        threading.Thread(target=self._discover_quietly, name="agent-discovery", daemon=True).start()
+
+    def _discover_quietly(self) -> None:
+        try:
+            self.supervisor.discover()
+        except Exception:
+            log.exception("checking the recorded agent services failed")
 
     def model_name(self, profile: Profile) -> str | None:
         settings = self.runtime.settings
