@@ -136,6 +136,15 @@ class Settings(BaseSettings):
     sandbox_max_memory_mb: int = Field(1024, ge=64)
     sandbox_max_file_mb: int = Field(100, ge=1)
     sandbox_uid: int = Field(65534, ge=1)  # the user it runs as when the service runs as root
+    # agents: profiles (AGENTS_FILE), each launchable as its own service
+    agents_file: Path = Path("./agents.toml")
+    agent_port_min: int = Field(8001, ge=1, le=65535)
+    agent_port_max: int = Field(8999, ge=1, le=65535)
+    agent_startup_timeout: float = Field(30, gt=0)
+    agent_shutdown_timeout: float = Field(15, ge=0)
+    log_dir: Path = Path("./logs")
+    agent_name: str | None = None  # set by `serve --agent NAME`: this process is that agent's service
+    agent_resources_file: Path | None = None  # handed to a launched agent: its `resources`, owner-only
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -54,6 +54,7 @@ def create_app(settings: Settings | None = None, *, model: ChatModel | None = No
         # Deliveries a killed process acknowledged but never answered are finished now.
         threading.Thread(target=runtime.deliveries.recover_unfinished, name="inbox-recovery",
                          daemon=True).start()
+        runtime.agents.sync()  # agents: the table brought in line with AGENTS_FILE
         if settings.task_workers:
             runtime.task_worker.start()
         if serving:
@@ -69,6 +70,10 @@ def create_app(settings: Settings | None = None, *, model: ChatModel | None = No
             await anyio.to_thread.run_sync(runtime.task_worker.stop, settings.task_drain_sec)
         # MCP: the servers this process started end with it (their sessions closed cleanly)
         await anyio.to_thread.run_sync(runtime.mcp.connections.close)
+        # agents: the services this node launched stop with it; its own resources go
+        await anyio.to_thread.run_sync(runtime.agents.supervisor.stop_all)
+        if settings.agent_resources_file:
+            settings.agent_resources_file.unlink(missing_ok=True)
 
     app = FastAPI(title="llm-planner", version=__version__, lifespan=lifespan)
     app.state.runtime = runtime
@@ -86,6 +91,13 @@ def create_app(settings: Settings | None = None, *, model: ChatModel | None = No
     # MCP: POST /mcp, our catalogue to MCP clients
     from app.mcp import routes as mcp_routes
     app.include_router(mcp_routes.router)
+    # agents: their routes; an agent's own service also answers `/`, `/status`, `/shutdown`
+    from app.agents import routes as agent_routes
+    app.include_router(agent_routes.api)
+    app.include_router(agent_routes.chat)
+    if settings.agent_name:
+        app.include_router(agent_routes.service)
+        app.router.routes.insert(0, app.router.routes.pop())  # its `/` before the chat page's
     errors.install(app, runtime)
     if settings.cors_origin_list:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origin_list,

@@ -8,6 +8,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy.engine import Engine
 
+from app.agents.crew import Counted
+from app.agents.profiles import load_profiles
+from app.agents.service import Agents
 from app.channel import Channel
 from app.config import Settings
 from app.confirmations.tokens import Confirmations
@@ -97,3 +100,16 @@ class Runtime:
         from app.memory.service import MemoryService, configured_secrets
         self.memory = MemoryService(self.engine, configured_secrets(settings))
         self.conversations.deps = replace(self.conversations.deps, memory=self.memory)
+
+        # Agents: the profiles of AGENTS_FILE (or the implicit `default`), each with its own
+        # model, prompt and tools; tasks are given to them; each may run as its own service
+        # (`serve --agent NAME`, settings.agent_name), whose `/agent` and task slots are its own.
+        self.agents = Agents(self, load_profiles(settings.agents_file, with_task_tools(self.registry).names()))
+        self.tasks.agents = self.agents.names
+        self.tasks.assigner = self.agents.assigner
+        self.task_worker.deps_for = self.agents.crew.task_deps
+        self.task_worker.before_claim = self.agents.assigner.assign_waiting
+        if settings.agent_name:
+            self.agents.profile(settings.agent_name)
+            self.task_worker.agents = [settings.agent_name]
+            self.conversations = Counted(self.agents.crew.conversations(settings.agent_name))

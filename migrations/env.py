@@ -8,6 +8,7 @@ import app.tasks.tables  # noqa: F401  (registers the task tables on metadata)
 import app.policy.tables  # noqa: F401  (the policy changes: llm-planner policy)
 import app.memory.tables  # noqa: F401  (memory: registers the memories table on metadata)
 import app.mcp.tables  # noqa: F401  (MCP: registers mcp_pins on metadata)
+import app.agents.tables  # noqa: F401  (registers the agent tables on metadata)
 from plugins.customers.records import metadata as customers_metadata
 
 # Every table the migrations keep: the service's and those of the plugins it ships.

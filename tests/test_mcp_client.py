@@ -50,10 +50,13 @@ def call(client, model, tool: str, args: dict, session_id: str = "s1") -> dict:
 def operator_cli(backend, tmp_path, workspace):
     _, url, _ = backend
 
-    def run(*args, operator: Path):
+    # The servers written here need the `mcp` package, which the sandbox does not see (it
+    # shows a server the system's directories, not the service's environment): they run
+    # with SANDBOX=none; the sandboxed start is test_a_command_server_runs_in_the_sandbox.
+    def run(*args, operator: Path, sandbox: str = "none"):
         return subprocess.run(CLI + list(args), cwd=tmp_path, capture_output=True, text=True, timeout=90,
                               env=cli_env(DB_URL=url, WORKSPACE_ROOT=str(workspace), OPERATOR_FILE=str(operator),
-                                          CONFIRM_SECRET=TEST_SECRET, BLOCKED_PERMISSIONS=""))
+                                          SANDBOX=sandbox, CONFIRM_SECRET=TEST_SECRET, BLOCKED_PERMISSIONS=""))
     return run
 
 
@@ -61,11 +64,11 @@ def test_stdio_server_trusted_pinned_and_every_fault_a_clean_error(make_client, 
                                                                     workspace, operator_cli):
     operator = operator_file(tmp_path)
     # Blocked by default: a command server needs `execute`.
-    blocked = make_client(operator_file=operator)
+    blocked = make_client(sandbox="none", operator_file=operator)
     refused = call(blocked, model, "demo.echo", {"text": "hi"})
     assert refused["status"] == "blocked" and "execute" in refused["error"]
 
-    client = make_client(operator_file=operator, blocked_permissions="")
+    client = make_client(sandbox="none", operator_file=operator, blocked_permissions="")
     untrusted = call(client, model, "demo.echo", {"text": "hi"})
     assert untrusted["status"] == "blocked" and "mcp trust demo" in untrusted["error"]
 
@@ -131,7 +134,7 @@ def test_stdio_server_trusted_pinned_and_every_fault_a_clean_error(make_client, 
     assert not rows(engine, "mcp_pins", server="gone")
     # Garbage on the wire (pinned by hand: it could never be trusted): a clean error in time.
     pins.trust(engine, "junk", [{"name": "echo", "description": "", "inputSchema": {"type": "object"}}], "test")
-    quick = make_client(operator_file=operator, blocked_permissions="", max_tool_timeout=4)
+    quick = make_client(sandbox="none", operator_file=operator, blocked_permissions="", max_tool_timeout=4)
     started = time.monotonic()
     garbage = call(quick, model, "junk.echo", {})
     assert garbage["status"] == "error" and "MCP server junk did not start" in garbage["error"], garbage
@@ -159,7 +162,7 @@ tools = ["echo", "note"]
 read = ["echo"]
 """)
         monkeypatch.delenv("DEMO_TOKEN", raising=False)
-        client = make_client(operator_file=operator, blocked_permissions="execute")
+        client = make_client(sandbox="none", operator_file=operator, blocked_permissions="execute")
         runtime = client.app.state.runtime
         assert "web.echo" in runtime.registry.names()
         server_config = runtime.mcp.servers()["web"]
@@ -173,7 +176,7 @@ read = ["echo"]
         refused = call(client, model, "web.echo", {"text": "x"})
         assert refused["status"] == "error" and "web" in refused["error"]
         # Blocked `network`: refused before anything is sent.
-        blocked = make_client(operator_file=operator)
+        blocked = make_client(sandbox="none", operator_file=operator)
         assert call(blocked, model, "web.echo", {"text": "x"})["status"] == "blocked"
     finally:
         server.terminate()
@@ -194,6 +197,29 @@ read = ["shout"]
 """)
     trusted = operator_cli("mcp", "trust", "old", operator=operator)
     assert trusted.returncode == 0 and "old.shout  [read]" in trusted.stdout, trusted.stderr
-    client = make_client(operator_file=operator, blocked_permissions="")
+    client = make_client(sandbox="none", operator_file=operator, blocked_permissions="")
     ran = call(client, model, "old.shout", {"text": "hello"})
     assert ran["status"] == "success" and "HELLO" in str(ran["output"]), ran
+
+
+def test_a_command_server_runs_in_the_sandbox(make_client, model, backend, tmp_path, workspace, operator_cli):
+    """A stdio server (standard library only, so it runs on the system's python3) asked to
+    read the service's database and its environment from inside: it is not root, sees
+    neither, and its tools still answer."""
+    _, url, _ = backend
+    secret_file = Path(url.removeprefix("sqlite:///"))
+    assert secret_file.is_file()
+    (workspace / "raw_server.py").write_text((SERVERS / "raw_stdio.py").read_text())
+    operator = tmp_path / "operator.toml"
+    operator.write_text('[mcp.raw]\ncommand = ["python3", "raw_server.py"]\ntools = ["probe"]\nread = ["probe"]\n')
+    trusted = operator_cli("mcp", "trust", "raw", "--by", "ops", operator=operator, sandbox="bwrap")
+    assert trusted.returncode == 0, trusted.stdout + trusted.stderr
+    client = make_client(operator_file=operator, blocked_permissions="")
+    ran = call(client, model, "raw.probe", {"path": str(secret_file)})
+    assert ran["status"] == "success", ran
+    seen = str(ran["output"])
+    assert "uid=0 " not in seen and "uid=" in seen
+    assert "read=refused" in seen  # the database file is not there inside
+    assert "CONFIRM_SECRET" not in seen and TEST_SECRET not in seen
+    own = call(client, model, "raw.probe", {"path": "raw_server.py"})  # its own folder: the workspace
+    assert own["status"] == "success" and "read=ok" in str(own["output"])

@@ -39,5 +39,7 @@ async def agent_run(body: RunRequest, request: Request, response: Response, runt
 def _turn(runtime: Runtime, request: Request, response: Response, channel: Channel, session_id: str,
           text: str) -> Response:
     enforce_rate(request, response, runtime, client_scopes(request) + [("session", f"{channel}:{session_id}")])
-    message = Message(channel=channel, session_id=session_id, text=text, key_name=api_key_name(request))
+    # An agent's own service (`serve --agent NAME`) answers as that agent: its [agents.NAME] rules hold.
+    message = Message(channel=channel, session_id=session_id, text=text, key_name=api_key_name(request),
+                      agent=runtime.settings.agent_name or "default")
     return json_reply(runtime.conversations.answer(message), response)

@@ -8,6 +8,7 @@ import sys
 
 from sqlalchemy.exc import DBAPIError
 
+from app.cli import agents as agents_cli  # agents: list | launch | stop | logs
 from app.cli import (
     audit,
     confirmations,
@@ -35,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     # MCP: `llm-planner mcp trust|status|serve`
     from app.cli import mcp as mcp_cli
     mcp_cli.add(sub)
+    agents_cli.add(sub)
     args = parser.parse_args(argv)
     if args.command in ("serve", "worker"):
         from app.cli.settings import load_settings

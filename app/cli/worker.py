@@ -21,6 +21,13 @@ def cmd_worker(args) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     settings = load_settings()
+    from app.agents.cli_checks import (
+        agents_refusal,  # agents: a bad AGENTS_FILE stops it
+    )
+    refusal = agents_refusal(settings, None)
+    if refusal:
+        print(refusal, file=sys.stderr)
+        return 1
     runtime = Runtime(settings)
     try:
         ensure_current(runtime.engine, settings.db_url, migrate_sqlite=settings.is_sqlite)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
 from app.console import repository
-from app.console.agents_view import agents_status, log_tail, services
+from app.console.agents_view import agents_status, log_tail
 from app.console.pages import approval_items
 from app.console.web import OperatorDep, check_csrf, redirect, render
 from app.tasks.folders import listing
@@ -97,26 +97,23 @@ def agents_page(request: Request, operator: OperatorDep) -> Response:
     agents = agents_status(runtime)
     for agent in agents:
         agent["log"] = log_tail(runtime, agent["name"])
-    return render(request, "agents.html", {"agents": agents, "services": services(runtime) is not None},
-                  operator=operator)
+    return render(request, "agents.html", {"agents": agents}, operator=operator)
 
 
 @router.post("/agents/{name}/{action}")
 def agent_action(request: Request, operator: OperatorDep, name: str, action: str, csrf: Csrf = "") -> Response:
     check_csrf(operator, csrf)
-    agents = services(request.app.state.runtime)
+    agents = request.app.state.runtime.agents
     if action not in ("launch", "stop"):
         return redirect(request, "/console/agents", ("error", f"{action} is not something an agent can do"))
-    if agents is None:
-        return redirect(request, "/console/agents", (
-            "error", "This build runs its agents inside the service's own task slots: there is no agent "
-                     "service to launch or stop. Change TASK_WORKERS, or run `llm-planner worker`."))
     try:
-        getattr(agents, action)([name])
+        [service] = getattr(agents, action)([name])
     except Exception as exc:  # the operator reads why; the page stays up
         return redirect(request, "/console/agents", ("error", f"Could not {action} {name}: {exc}"))
     record_action(request, name, action, operator.name)
-    return redirect(request, "/console/agents", ("ok", f"{name}: {action} asked."))
+    if service.get("status") == "failed":
+        return redirect(request, "/console/agents", ("error", f"{name} failed: {service.get('error') or 'see its log'}"))
+    return redirect(request, "/console/agents", ("ok", f"{name}: {service.get('status')}."))
 
 
 def record_action(request: Request, name: str, action: str, by: str) -> None:

@@ -12,6 +12,7 @@ import logging
 import threading
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Awaitable, Callable
 
 import httpx2
@@ -22,6 +23,7 @@ from mcp.shared.exceptions import MCPError
 from mcp_types import CONNECTION_CLOSED
 
 from app.config import Settings
+from app.tools import sandbox
 from app.tools.errors import ToolError
 from app.tools.operator_file import McpServer
 
@@ -29,12 +31,13 @@ log = logging.getLogger("llm_planner.mcp")
 START_TIMEOUT = 20.0  # a server's start (or connection) and MCP's handshake, at most
 
 
-def _server_argv(argv: list[str], settings: Settings) -> list[str]:
-    """The argv that starts a command server. The one place where the sandbox wraps it
-    (app/tools/sandbox.py turns an argv into the sandboxed one); until then, as given, with the
-    scrubbed environment MCP's stdio client passes (PATH, HOME, USER, ... and the server's own
-    `env`), never the service's."""
-    return list(argv)
+def _server_launch(server: McpServer, settings: Settings) -> StdioServerParameters:
+    """A command server starts inside the sandbox like every process a tool starts: the
+    workspace its only writable folder, no network, the service's environment scrubbed
+    (only the server's own `env` added). SandboxUnavailable (a tool error) when it cannot."""
+    launch = sandbox.wrap(list(server.command), Path(settings.workspace_root), network=False,
+                          settings=settings, env=server.resolved_env())
+    return StdioServerParameters(command=launch.argv[0], args=launch.argv[1:], env=launch.env, cwd=launch.cwd)
 
 
 def definition(tool: Any) -> dict[str, Any]:
@@ -168,9 +171,7 @@ class Connections:
             http = await stack.enter_async_context(httpx2.AsyncClient(
                 headers=server.resolved_headers(), timeout=httpx2.Timeout(server.timeout)))
             return streamable_http_client(server.url, http_client=http)
-        argv = _server_argv(server.command, self.settings)
-        return StdioServerParameters(command=argv[0], args=argv[1:], env=server.resolved_env(),
-                                     cwd=str(self.settings.workspace_root))
+        return _server_launch(server, self.settings)
 
     async def _drop(self, name: str, wait: bool = False) -> None:
         """Forget the session and let its keeper end it (a caller does not wait for that: the

@@ -41,11 +41,15 @@ class Tasks:
         self.agents = agents  # the agent names tasks may go to
         self.log = log
         self.listeners: list[Callable[[], None]] = []  # woken when a task becomes runnable
+        # Agents: gives a new task to an agent (app.agents.assignment); None: all to `default`.
+        self.assigner: Any = None
 
     # -- creating and reading ---------------------------------------------------------
 
     def create(self, body: TaskCreate, api_key_name: str | None = None) -> Task:
         """`api_key_name`: the API_KEYS name it was asked with; its steps stay under that key's rules."""
+        if self.assigner is not None:
+            return self._create_for_assignment(body, api_key_name)
         agent = body.agent or DEFAULT_AGENT
         if agent not in self.agents():
             raise TaskError(400, f"no agent named {agent!r}; agents: {', '.join(self.agents())}")
@@ -66,6 +70,35 @@ class Tasks:
                 journal.flush(conn)
         retried(transaction, lambda: None, f"task {task_id}: creating it", self.log)
         journal.trail.committed()
+        self._wake()
+        return self.get(task_id)
+
+    def _create_for_assignment(self, body: TaskCreate, api_key_name: str | None) -> Task:
+        """Stored unassigned, then given to an agent at once when one can take it; else it
+        waits (`waiting_for` says why) until one frees up."""
+        if body.agent is not None and body.agent not in self.agents():
+            raise TaskError(400, f"no agent named {body.agent!r}; agents: {', '.join(self.agents())}")
+        task_id, now = str(uuid.uuid4()), utcnow()
+        journal = self._journal(task_id, None)
+        journal.add(UpdateType.STATUS_CHANGE, "queued", status="queued", title=body.title)
+
+        def transaction() -> None:
+            with writing(self.engine) as conn:
+                repository.insert(conn, id=task_id, title=body.title, description=body.description,
+                                  complexity=body.complexity, priority=body.priority,
+                                  status=TaskStatus.QUEUED.value, stage=Stage.NOT_STARTED.value,
+                                  agent=None, workspace=None, requested_agent=body.agent,
+                                  waiting_for="waiting for an agent", notify_email=body.notify_email,
+                                  api_key_name=api_key_name, created_at=now, updated_at=now)
+                journal.flush(conn)
+        retried(transaction, lambda: None, f"task {task_id}: creating it", self.log)
+        journal.trail.committed()
+        with self.engine.connect() as conn:
+            row = repository.get(conn, task_id)
+        try:
+            self.assigner.place(row)
+        except Exception:  # the workers try again before their next claim
+            self.log.exception("task %s: assigning it failed; it stays queued", task_id)
         self._wake()
         return self.get(task_id)
 

@@ -21,6 +21,7 @@ tasks = sa.Table(
     sa.Column("agent", sa.String(64), nullable=True),
     sa.Column("workspace", sa.String(512), nullable=True),
     sa.Column("waiting_for", sa.String(255), nullable=True),
+    sa.Column("requested_agent", sa.String(64), nullable=True),  # the `agent` asked for at creation
     sa.Column("steps", sa.Integer, nullable=False, server_default="0"),
     sa.Column("tokens", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("running_ms", sa.BigInteger, nullable=False, server_default="0"),

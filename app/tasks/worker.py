@@ -10,6 +10,7 @@ import secrets
 import socket
 import threading
 import time
+from typing import Callable
 
 from app.tasks import repository
 from app.tasks.deps import TaskDeps
@@ -35,6 +36,11 @@ class Worker:
         self._threads: list[threading.Thread] = []
         self._beat: threading.Thread | None = None
         self.running: set[str] = set()  # the tasks whose leases the heartbeat renews
+        # Agents: each task's steps run with its agent's model, prompt and tools, and queued
+        # tasks are given to agents before each claim. Set by the runtime; None: one agent.
+        self.deps_for: Callable[[str], TaskDeps] | None = None
+        self.before_claim: Callable[[], object] | None = None
+        self._runners: dict[str, StepRunner] = {}
 
     def start(self) -> None:
         for n in range(self.slots):
@@ -65,6 +71,11 @@ class Worker:
 
     def _slot(self) -> None:
         while not self._stop.is_set():
+            if self.before_claim is not None:
+                try:
+                    self.before_claim()
+                except Exception:
+                    log.exception("giving queued tasks to agents failed; trying again shortly")
             try:
                 claimed = repository.claim(self.deps.engine, self.owner, self.deps.settings.task_lease_sec,
                                            self.agents)
@@ -77,13 +88,23 @@ class Worker:
             task, _ = claimed
             self.running.add(task.id)
             try:
-                self.runner.run(task.id, self._stop.is_set)
+                self._runner(task.agent).run(task.id, self._stop.is_set)
             except Exception:
                 # Its lease is no longer renewed: it runs out, and the task is taken over
                 # from its last stored step (here or by another worker).
                 log.exception("task %s: the step failed; it will be taken over from its last stored step", task.id)
             finally:
                 self.running.discard(task.id)
+
+    def _runner(self, agent: str | None) -> StepRunner:
+        if self.deps_for is None or agent is None:
+            return self.runner
+        runner = self._runners.get(agent)
+        if runner is None:
+            deps = self.deps_for(agent)
+            runner = self.runner if deps is self.deps else StepRunner(deps, self.owner)
+            runner = self._runners.setdefault(agent, runner)
+        return runner
 
     def _idle(self) -> None:
         with self._wake:
