@@ -102,9 +102,12 @@ def pytest_collection_modifyitems(config, items):
 
 def pytest_terminal_summary(terminalreporter, config):
     left_out = config.stash.get(MYSQL_LEFT_OUT, 0)
-    if left_out:
+    # Under pytest-xdist the workers collect (and leave the MySQL half out); the controller,
+    # which writes the summary, only knows whether there was a database to run it on.
+    xdist_controller = bool(getattr(config.option, "numprocesses", None)) and not hasattr(config, "workerinput")
+    if left_out or (xdist_controller and not IN_CI and not _mysql_reachable()):
         terminalreporter.write_line(
-            f"{left_out} MySQL/MariaDB tests not run (no TEST_DB_URL, no Docker): run them with "
+            f"{left_out or 'The'} MySQL/MariaDB tests not run (no TEST_DB_URL, no Docker): run them with "
             "TEST_DB_URL=mysql+pymysql://root@127.0.0.1:3306/test uv run pytest")
 
 
