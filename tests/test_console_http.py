@@ -218,8 +218,10 @@ def test_agents_and_audit_pages(console, engine):
     csrf = signed_in(client)
     agents = client.get("/console/agents").text
     assert "<h2 id=\"agent-1\">default</h2>" in agents and ">Launch</button>" in agents
-    launched = client.post("/console/agents/default/launch", data={"csrf": csrf}).text
-    assert "no agent service to launch or stop" in launched
+    unknown = client.post("/console/agents/nobody/launch", data={"csrf": csrf}).text
+    assert "Could not launch nobody" in unknown and "no agent named" in unknown
+    stopped = client.post("/console/agents/default/stop", data={"csrf": csrf}).text  # not running: no error
+    assert "default: stopped." in stopped
     audit = client.get("/console/audit").text
     assert '<label for="f-session">Session</label>' in audit and ">Verify</button>" in audit
     for n in range(3):

@@ -15,6 +15,7 @@ from fastapi import (
     File,
     Form,
     HTTPException,
+    Path,
     Query,
     Request,
     UploadFile,
@@ -210,6 +211,10 @@ def create_workspace(body: WorkspaceCreate, runtime: RuntimeDep):
     return view if created else JSONResponse(view.model_dump(mode="json"), status_code=200)
 
 
+# A row id: past a BIGINT it names no workspace (and SQLite cannot even bind it).
+WorkspaceId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+
+
 def _workspace_folder(runtime, workspace_id: int) -> Folder:
     with runtime.engine.begin() as conn:
         row = repository.workspace_by_id(conn, workspace_id)
@@ -220,19 +225,19 @@ def _workspace_folder(runtime, workspace_id: int) -> Folder:
 
 
 @router.get("/workspaces/{workspace_id}/files", response_model=Listing)
-def workspace_files(workspace_id: int, runtime: RuntimeDep,
+def workspace_files(workspace_id: WorkspaceId, runtime: RuntimeDep,
                     path: Annotated[str, Query(max_length=1024)] = ".") -> Listing:
     return _list(_workspace_folder(runtime, workspace_id), path)
 
 
 @router.get("/workspaces/{workspace_id}/files/{path:path}", response_class=FileResponse)
-def workspace_file(workspace_id: int, path: str, runtime: RuntimeDep) -> FileResponse:
+def workspace_file(workspace_id: WorkspaceId, path: str, runtime: RuntimeDep) -> FileResponse:
     return _file(_workspace_folder(runtime, workspace_id), path)
 
 
 
 @router.post("/workspaces/{workspace_id}/files", status_code=201)
-async def upload_workspace_file(workspace_id: int, runtime: RuntimeDep, file: Annotated[UploadFile, File()],
+async def upload_workspace_file(workspace_id: WorkspaceId, runtime: RuntimeDep, file: Annotated[UploadFile, File()],
                                 path: Annotated[str, Form(min_length=1, max_length=1024)]) -> dict:
     """Multipart `file` and `path`: the file put at `path` in that workspace (the body is
     bounded by MAX_REQUEST_SIZE before the route runs)."""
