@@ -92,7 +92,10 @@ read = ["echo"]
     url = f"sqlite:///{root}/bench.db"
     upgrade(url)
     settings = Settings(_env_file=None, db_url=url, workspace_root=root / "ws", operator_file=root / "operator.toml",
-                        blocked_permissions="", confirm_secret="bench")
+                        blocked_permissions="", confirm_secret="bench",
+                        # The demo server needs the `mcp` package, which the sandbox does not
+                        # show; what the sandbox adds to a start is bench.sandbox's figure.
+                        sandbox="none")
     engine = create_db_engine(url)
     server = subprocess.Popen([sys.executable, str(DEMO), str(port)], stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
