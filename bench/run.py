@@ -470,7 +470,8 @@ def render(r: dict, seconds: int) -> str:
     if "optimisations" in r:
         from bench import optimisations
         extra.append(optimisations.render(r["optimisations"]))
-    from bench import services  # agents, sandbox, MCP: from their own scripts' last runs
+    # agents, sandbox, MCP: from their own scripts' last runs
+    from bench import services
     extra.append(services.render())
     return "\n".join(lines) + "\n".join(extra) + profile_notes(r)
 
