@@ -41,41 +41,15 @@ class Tasks:
         self.agents = agents  # the agent names tasks may go to
         self.log = log
         self.listeners: list[Callable[[], None]] = []  # woken when a task becomes runnable
-        # Agents: gives a new task to an agent (app.agents.assignment); None: all to `default`.
+        # Agents: gives a new task to an agent (app.agents.assignment); set by the Runtime.
         self.assigner: Any = None
 
     # -- creating and reading ---------------------------------------------------------
 
     def create(self, body: TaskCreate, api_key_name: str | None = None) -> Task:
-        """`api_key_name`: the API_KEYS name it was asked with; its steps stay under that key's rules."""
-        if self.assigner is not None:
-            return self._create_for_assignment(body, api_key_name)
-        agent = body.agent or DEFAULT_AGENT
-        if agent not in self.agents():
-            raise TaskError(400, f"no agent named {agent!r}; agents: {', '.join(self.agents())}")
-        task_id, now = str(uuid.uuid4()), utcnow()
-        relative = self.folders.task_path(agent, task_id)
-        self.folders.make_task_folder(relative)
-        journal = self._journal(task_id, agent)
-        journal.add(UpdateType.STATUS_CHANGE, "queued", status="queued", title=body.title)
-
-        def transaction() -> None:
-            with writing(self.engine) as conn:
-                repository.insert(conn, id=task_id, title=body.title, description=body.description,
-                                  complexity=body.complexity, priority=body.priority,
-                                  status=TaskStatus.QUEUED.value, stage=Stage.NOT_STARTED.value,
-                                  agent=agent, workspace=relative, notify_email=body.notify_email,
-                                  api_key_name=api_key_name, created_at=now, updated_at=now)
-                repository.add_workspace(conn, agent, task_id, relative)
-                journal.flush(conn)
-        retried(transaction, lambda: None, f"task {task_id}: creating it", self.log)
-        journal.trail.committed()
-        self._wake()
-        return self.get(task_id)
-
-    def _create_for_assignment(self, body: TaskCreate, api_key_name: str | None) -> Task:
         """Stored unassigned, then given to an agent at once when one can take it; else it
-        waits (`waiting_for` says why) until one frees up."""
+        waits (`waiting_for` says why) until one frees up. `api_key_name`: the API_KEYS name
+        it was asked with; its steps stay under that key's rules."""
         if body.agent is not None and body.agent not in self.agents():
             raise TaskError(400, f"no agent named {body.agent!r}; agents: {', '.join(self.agents())}")
         task_id, now = str(uuid.uuid4()), utcnow()
