@@ -5,6 +5,7 @@ import fnmatch
 import os
 import re
 import shlex
+import shutil
 from pathlib import Path
 from typing import Literal
 
@@ -49,10 +50,12 @@ def _time(ctx: ToolContext, asked: float | None = None) -> float:
 
 
 def _run(ctx: ToolContext, argv: list[str], *, cwd: Path | None = None, timeout: float | None = None,
-         network: bool = False, env: dict[str, str] | None = None, what: str | None = None) -> dict:
-    """Run in the sandbox; a time-out or a failure to start is a ToolError, an exit code is not."""
+         network: bool = False, env: dict[str, str] | None = None, what: str | None = None,
+         folder: Path | None = None) -> dict:
+    """Run in the sandbox (`folder` writable, default the whole folder the tool is handed);
+    a time-out or a failure to start is a ToolError, an exit code is not."""
     timeout = _time(ctx, timeout)
-    root = ctx.workspace.root
+    root = folder or ctx.workspace.root
     result = run_process(argv, cwd=cwd or root, folder=root, timeout=timeout, env=env,
                          max_output=ctx.max_output_size, cpu_seconds=int(timeout) + 1,
                          network=network and ctx.network, settings=ctx.settings)
@@ -266,13 +269,49 @@ def _git_base(ctx: ToolContext, token: str | None) -> tuple[list[str], dict[str,
 
 
 def _git(ctx: ToolContext, repo: Path, args: list[str], *, network: bool = False, token: str | None = None,
-         what: str = "git") -> dict:
+         what: str = "git", folder: Path | None = None, local_transport: bool = False) -> dict:
     base, env = _git_base(ctx, token)
-    out = _run(ctx, [*base, *args], cwd=repo, network=network, env=env, what=what)
+    if local_transport:  # our own scratch repository, named by its path: nothing else
+        base += ["-c", "protocol.file.allow=always"]
+    out = _run(ctx, [*base, *args], cwd=repo, network=network, env=env, what=what, folder=folder)
     if token:  # git does not print it; this makes sure nothing it printed carries it
         for key in ("stdout", "stderr"):
             out[key] = out[key].replace(token, "[secret]")
     return out
+
+
+class _Scratch:
+    """A bare repository of our own inside `repo/.git/`, for the one step that holds the
+    token: that step sees only this folder (its config, hooks and attributes are ours), never
+    the repository a tool or the model could have configured — a filter, a diff or merge
+    driver, an ssh config there would otherwise run with the token in its environment. The
+    steps in the repository itself run without the token and without the network."""
+
+    def __init__(self, ctx: ToolContext, repo: Path) -> None:
+        self.ctx, self.repo = ctx, repo
+        self.path = repo / ".git" / f"llm-planner-{os.urandom(6).hex()}"
+
+    def __enter__(self) -> "_Scratch":
+        self.path.mkdir()
+        _checked(_git(self.ctx, self.path, ["init", "-q", "--bare", INSIDE], folder=self.path), "git init")
+        return self
+
+    def __exit__(self, *exc) -> None:
+        shutil.rmtree(self.path, ignore_errors=True)
+
+    def inside(self) -> str:
+        return _inside(self.ctx, self.path)
+
+    def scrub(self) -> None:
+        """After a step in the repository wrote to it: back to what only we put there."""
+        for name in ("hooks", "info"):
+            shutil.rmtree(self.path / name, ignore_errors=True)
+        (self.path / "objects" / "info" / "alternates").unlink(missing_ok=True)
+        (self.path / "config").write_text("[core]\n\trepositoryformatversion = 0\n\tbare = true\n")
+
+    def with_token(self, args: list[str], token: str | None, what: str) -> dict:
+        return _git(self.ctx, self.path, ["--git-dir", INSIDE, *args], network=True, token=token, what=what,
+                    folder=self.path)
 
 
 def _checked(out: dict, what: str) -> dict:
@@ -341,8 +380,12 @@ def git(args: GitArgs, ctx: ToolContext) -> dict:
     repo = _repo(ctx, args.path)
     if args.action == "pull":
         url = _remote_url(ctx, repo, args.remote)
-        out = _git(ctx, repo, ["pull", "--ff-only", "--", url], network=True, token=config.resolved_token(),
-                   what="git pull")
+        with _Scratch(ctx, repo) as scratch:
+            fetched = scratch.with_token(["fetch", "--no-tags", "--", url, "+HEAD:refs/llm-planner/fetched"],
+                                         config.resolved_token(), "git pull")
+            _checked(fetched, "git pull")
+            out = _git(ctx, repo, ["pull", "--ff-only", "--no-tags", "--", scratch.inside(), "refs/llm-planner/fetched"],
+                       what="git pull", local_transport=True)
         return {"action": "pull", "remote": url, **_checked(out, "git pull")}
     if args.action == "commit":
         if not args.message:
@@ -372,7 +415,12 @@ def git_push(args: GitPushArgs, ctx: ToolContext) -> dict:
         branch = _checked(_git(ctx, repo, ["symbolic-ref", "--short", "HEAD"]), "git symbolic-ref")["stdout"].strip()
     if not re.fullmatch(REF, branch) or ".." in branch:
         raise ToolError(f"{branch!r} is not a branch name")
-    out = _git(ctx, repo, ["push", "--porcelain", url, f"refs/heads/{branch}:refs/heads/{branch}"], network=True,
-               token=_operator(ctx).git.resolved_token(), what="git push")
+    ref = f"refs/heads/{branch}"
+    with _Scratch(ctx, repo) as scratch:
+        _checked(_git(ctx, repo, ["push", "-q", scratch.inside(), f"{ref}:{ref}"], what="git push",
+                      local_transport=True), "git push")
+        scratch.scrub()
+        out = scratch.with_token(["push", "--porcelain", url, f"{ref}:{ref}"], _operator(ctx).git.resolved_token(),
+                                 "git push")
     return {"remote": url, "branch": branch, "argv": shlex.join(["git", "push", url, branch]),
             **_checked(out, "git push")}

@@ -271,6 +271,22 @@ def test_git_clone_pull_push_with_the_token_kept_out_of_sight(tools, tmp_path, w
         [pushed] = chat(call.client, f"confirm {parked['token']}")["tool_executions"]
         assert pushed["status"] == "success", pushed
         assert "agent" in _git("log", "--format=%s", "main", cwd=bare)
+        # A filter the model could set up in the repository (no confirmation needed for a
+        # file inside a task) runs on the pull's checkout, but never with the token.
+        _git("pull", "-q", str(bare), "main", cwd=seed)
+        (seed / "README").write_text("changed upstream\n")
+        _git("commit", "-qam", "upstream", cwd=seed)
+        _git("push", "-q", str(bare), "main", cwd=seed)
+        with open(workspace / "proj" / ".git" / "config", "a") as config:
+            config.write('[filter "x"]\n\tsmudge = "env > /workspace/proj/leak.txt; cat"\n')
+        (workspace / "proj" / ".git" / "info").mkdir(exist_ok=True)
+        (workspace / "proj" / ".git" / "info" / "attributes").write_text("* filter=x\n")
+        [pulled] = call("git", action="pull", path="proj")["tool_executions"]
+        assert pulled["status"] == "success", pulled
+        assert (workspace / "proj" / "README").read_text() == "changed upstream\n"
+        leaked = (workspace / "proj" / "leak.txt").read_text()
+        assert "PATH=" in leaked and TOKEN not in leaked  # the filter ran; the token was not there
+        assert not list((workspace / "proj" / ".git").glob("llm-planner-*"))  # the scratch repository is gone
         # a repository whose config could redirect git is refused before anything is sent
         with open(workspace / "proj" / ".git" / "config", "a") as config:
             config.write(f'[url "http://127.0.0.1:1/"]\n\tinsteadOf = {url}\n')
