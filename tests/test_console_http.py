@@ -17,7 +17,7 @@ OPERATORS = "alice:alice-key-0001,bob:bob-key-0002"
 EVIL = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 PAGES = ["/console", "/console/conversations", "/console/conversations/web/s1", "/console/approvals",
          "/console/tasks", "/console/tasks/00000000-0000-0000-0000-000000000000", "/console/agents",
-         "/console/audit"]
+         "/console/audit", "/console/memory", "/console/policy"]
 
 
 @pytest.fixture
@@ -58,7 +58,8 @@ def test_without_a_session_every_console_url_sends_to_sign_in(console):
         assert response.status_code == 303, url
         assert response.headers["location"].startswith("/console/login?next=/console"), url
     for url in ("/console/logout", "/console/approvals/1/approve", "/console/tasks/x/cancel",
-                "/console/agents/default/launch", "/console/audit/verify"):
+                "/console/agents/default/launch", "/console/audit/verify",
+                "/console/memory", "/console/memory/forget", "/console/policy"):
         response = client.post(url, data={"csrf": "x"}, follow_redirects=False)
         assert response.status_code == 303 and response.headers["location"].startswith("/console/login"), url
     # A forged cookie is no session either.
@@ -241,7 +242,8 @@ def test_agents_and_audit_pages(console, engine):
 def test_pages_are_self_contained(console):
     client = console()
     signed_in(client)
-    for url in ("/console/login", *PAGES[:5], "/console/agents", "/console/audit"):
+    for url in ("/console/login", *PAGES[:5], "/console/agents", "/console/audit", "/console/memory",
+                "/console/policy"):
         html = client.get(url).text
         # No other origin: the service may run where there is no internet.
         assert not re.search(r"""(src|href|action)\s*=\s*["']?(https?:)?//""", html), url

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 
-from app.console import pages, sign_in, web, work
+from app.console import memory_policy, pages, sign_in, web, work
 
 router = APIRouter(include_in_schema=False)
-for module in (sign_in, pages, work):
+for module in (sign_in, pages, work, memory_policy):
     router.include_router(module.router)
 
 
