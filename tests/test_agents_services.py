@@ -97,8 +97,10 @@ def test_launch_list_chat_restart_stop_and_reuse(make_client, tmp_path, ollama, 
         turn = httpx.post(f"{url}/agent", json={"message": "hi", "session_id": "s"}, headers=KEY, timeout=30)
         assert turn.json()["reply"] == "Researched."
         assert httpx.get(f"{url}/status").json()["turns_served"] == 1
-        # Resources: a file only its owner reads, named to the process, never in its log.
-        resources = workspace / "agents" / "researcher" / ".resources.json"
+        # Resources: a file only its owner reads, named to the process, never in its log, and
+        # outside the workspace (where the file tools and the sandbox would reach it).
+        resources = tmp_path / "data" / "agents" / "researcher" / ".resources.json"
+        assert not (workspace / "agents" / "researcher" / ".resources.json").exists()
         assert json.loads(resources.read_text()) == {"db_password": "hunter2-secret"}
         assert stat.S_IMODE(resources.stat().st_mode) == 0o600
         # Listed the same by any node (the database), and launching again is no error.

@@ -227,8 +227,10 @@ class Supervisor:
         return "127.0.0.1" if self.settings.host in ("0.0.0.0", "::", "") else self.settings.host
 
     def _write_resources(self, name: str, resources: dict) -> Path:
-        folder = Path(self.settings.workspace_root) / "agents" / name
-        folder.mkdir(parents=True, exist_ok=True)
+        # Under DATA_DIR, not the workspace: the file tools and the sandbox see the workspace,
+        # and a chat could read an agent's credentials there.
+        folder = Path(self.settings.data_dir) / "agents" / name
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         path = folder / RESOURCES_NAME
         path.unlink(missing_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # its owner only, from the start
