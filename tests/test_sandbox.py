@@ -67,6 +67,35 @@ def test_files_outside_the_folder_cannot_be_read_or_written(folder, tmp_path):
     assert "cloudsdk" not in result.stdout and ".bashrc" not in result.stdout
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="writes under /etc")
+def test_the_services_own_files_under_etc_are_not_shown(folder, tmp_path):
+    """The deployment keeps its env file (API keys, CONFIRM_SECRET) and its operator file in
+    /etc/llm-planner: the sandbox shows /etc, but never those, even world-readable."""
+    etc = Path("/etc/llm-planner")
+    if etc.exists():
+        pytest.skip("this machine has a real /etc/llm-planner")
+    other = Path(f"/etc/llm-planner-test-{os.getpid()}")
+    try:
+        etc.mkdir()
+        (etc / "llm-planner.env").write_text("ADMIN_API_KEY=THE-ADMIN-KEY\n")
+        other.mkdir()
+        (other / "operator.toml").write_text("# THE-OPERATOR-FILE\n")
+        for path in (etc / "llm-planner.env", other / "operator.toml"):
+            path.chmod(0o644)
+        result = inside(folder, f"cat {etc}/llm-planner.env {other}/operator.toml; ls -A {etc} {other}; "
+                                "cat /etc/hostname >/dev/null && echo etc-shown",
+                        s=settings(operator_file=other / "operator.toml"))
+        assert "THE-ADMIN-KEY" not in result.stdout and "THE-OPERATOR-FILE" not in result.stdout
+        assert "llm-planner.env" not in result.stdout and "operator.toml" not in result.stdout
+        assert "etc-shown" in result.stdout  # the rest of /etc is there
+    finally:
+        for folder_ in (etc, other):
+            for child in folder_.glob("*"):
+                child.unlink()
+            if folder_.exists():
+                folder_.rmdir()
+
+
 def test_host_processes_are_invisible_and_unreachable(folder):
     host = subprocess.Popen(["sleep", "300"])
     try:

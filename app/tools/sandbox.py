@@ -134,7 +134,36 @@ def _python_prefix() -> str | None:
     return prefix if os.path.isdir(prefix) else None
 
 
-def _system_binds() -> list[str]:
+# Where a deployment keeps the service's own secrets under /etc (README, deploy/): the env
+# file with the API keys, the operator and policy files. /etc is shown to the sandbox; these
+# are not, even where the service's own group may read them.
+SERVICE_ETC = "/etc/llm-planner"
+
+
+def _hidden_in_etc(settings) -> list[str]:
+    """bwrap arguments that cover the service's own files under /etc: its folder there with
+    an empty tmpfs, a file directly in /etc with /dev/null."""
+    args: list[str] = []
+    folders = {SERVICE_ETC} if os.path.isdir(SERVICE_ETC) else set()
+    for setting in ("operator_file", "policy_file", "agents_file"):
+        value = getattr(settings, setting, None)
+        if not value:
+            continue
+        path = os.path.realpath(value)
+        if not path.startswith("/etc/"):
+            continue
+        parent = os.path.dirname(path)
+        if parent == "/etc":
+            if os.path.isfile(path):
+                args += ["--ro-bind", "/dev/null", path]
+        else:
+            folders.add(parent)
+    for folder in sorted(folders):
+        args += ["--tmpfs", folder]
+    return args
+
+
+def _system_binds(settings=None) -> list[str]:
     args = ["--ro-bind", "/usr", "/usr"]
     for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
         host = f"/{name}"
@@ -143,6 +172,8 @@ def _system_binds() -> list[str]:
         elif os.path.isdir(host):
             args += ["--ro-bind", host, host]
     args += ["--ro-bind", "/etc", "/etc"]
+    if settings is not None:
+        args += _hidden_in_etc(settings)
     # A resolver file that points into /run (systemd-resolved): that one file, so DNS works
     # for a tool with network, without the rest of /run.
     resolv = os.path.realpath("/etc/resolv.conf")
@@ -213,7 +244,7 @@ def wrap(argv: list[str], folder: Path, *, network: bool, settings, cwd: Path | 
     binary = bwrap_binary()
     inside_cwd = INSIDE + ("" if cwd == folder else "/" + cwd.relative_to(folder).as_posix())
     python = _python_prefix()
-    args = [binary, *_system_binds(), "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+    args = [binary, *_system_binds(settings), "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
     if python:
         args += ["--perms", "0755", "--dir", "/opt", "--ro-bind", python, PYTHON_INSIDE]
     args += ["--bind", str(folder), INSIDE, "--chdir", inside_cwd,
