@@ -23,6 +23,7 @@ from tests.mcp_servers import mcp1_python as mcp1_python_made
 
 SERVERS = Path(__file__).parent / "mcp_servers"
 KEY = "mcp-test-key"
+OTHER_KEY = "mcp-other-key-0123456789"
 pytestmark = pytest.mark.slow
 
 
@@ -30,7 +31,7 @@ def _setting_up(root: Path) -> dict:
     (root / "workspace").mkdir()
     (root / "workspace" / "hello.txt").write_text("hi")
     env = cli_env(DB_URL=f"sqlite:///{root}/agent.db", AGENT_API_KEY=KEY, CONFIRM_SECRET=TEST_SECRET,
-                  WORKSPACE_ROOT=str(root / "workspace"))
+                  WORKSPACE_ROOT=str(root / "workspace"), API_KEYS=f"other:{OTHER_KEY}")
     return {"root": root, "env": env}
 
 
@@ -102,6 +103,9 @@ def test_over_http_the_current_client_reads_parks_and_cannot_approve_and_a_1x_cl
         return anyio.run(_session, served["url"], KEY,
                          lambda c: c.call_tool("get_confirmation", {"id": body["id"]}))
     assert _payload(state())["state"] == "pending"
+    # Another client's key does not learn of it (ids are sequential: they could be walked).
+    other = anyio.run(_session, served["url"], OTHER_KEY, lambda c: c.call_tool("get_confirmation", {"id": body["id"]}))
+    assert other.is_error and "no MCP call was parked" in other.content[0].text
 
     approved = _operator(served, "confirm", str(body["id"]), "--by", "alice")
     assert approved.returncode == 0, approved.stderr

@@ -67,7 +67,7 @@ class McpDesk:
         if name in NOT_OFFERED:
             return f"{name} is not offered over MCP", True
         request_id = str(uuid.uuid4())
-        session_id = f"mcp-{request_id}"
+        session_id = self._session(request_id)
         executor = self.deps.executor
         trail = AuditTrail(request_id, Channel.MCP, session_id)
         trail.hide(executor.secrets(name, args))
@@ -100,6 +100,14 @@ class McpDesk:
                 "approve": f"a person approves it in the console or with `llm-planner confirm {confirmation_id}`; "
                            f"get_confirmation({confirmation_id}) tells where it stands"}, False
 
+    def _session(self, request_id: str) -> str:
+        """Each call its own session, named for the key that made it (API_KEYS names hold no
+        colon): get_confirmation answers a key about its own parked calls only."""
+        return f"{self._owner()}{request_id}"
+
+    def _owner(self) -> str:
+        return f"mcp:{self.caller.key or ''}:"
+
     def _finish(self, trail: AuditTrail, execution: ToolExecution) -> tuple[Any, bool]:
         trail.add(AuditKind.TOOL_EXECUTION, tool=execution.tool_name, args=execution.args, status=execution.status,
                   output=execution.output, error=execution.error, duration_ms=execution.duration_ms)
@@ -115,8 +123,11 @@ class McpDesk:
         if not isinstance(raw, int) or isinstance(raw, bool) or not 0 < raw < 2**63:
             return "get_confirmation takes {\"id\": N}, the id a parked call answered", True
         with self.runtime.engine.connect() as conn:
-            # Only the confirmations MCP calls made: a chat person's are none of a client's business.
+            # Only the confirmations this key's MCP calls made: a chat person's, or another
+            # key's, are none of a client's business.
             row = conn.execute(sa.select(pc).where(pc.c.id == raw, pc.c.channel == Channel.MCP.value)).one_or_none()
+            if row is not None and not row.session_id.startswith(self._owner()):
+                row = None
             ran = None
             if row is not None and row.status == ConfirmationStatus.CONSUMED:
                 ran = conn.execute(
