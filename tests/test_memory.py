@@ -105,6 +105,11 @@ def test_people_never_reach_each_others_memories(make_client, model, engine):
                       headers=key).json()
     assert api["tool_executions"][0]["output"] == [] and memories_shown(model) == []
     assert rows(engine, "memories") == [ana]
+    # Nor is a session id that MySQL's default collation would call equal ("ANA ", "Ana").
+    for lookalike in ("Ana", "ANA ", "ana "):
+        model.push(plan("let me look", ("recall", {"query": "locker"})))
+        other = chat(client, "where is the locker?", session_id=lookalike, **key)
+        assert other["tool_executions"][0]["output"] == [] and memories_shown(model) == []
 
     # Ana herself sees it, and forgetting it deletes the row (and its index entry).
     model.push(plan("found it", ("recall", {"query": "locker"})))

@@ -12,7 +12,9 @@ memories = sa.Table(
     metadata,
     sa.Column("id", BigId, primary_key=True, autoincrement=True),
     sa.Column("realm", sa.String(8), nullable=False),  # a people.Realm: whose ids `who` is among
-    sa.Column("who", sa.String(128), nullable=False),  # the sender id, or the session id
+    # The sender id, or the session id. On MySQL/MariaDB the migration gives it a binary,
+    # no-pad collation: the default one would make "Ana", "ana " and "ana" one person.
+    sa.Column("who", sa.String(128), nullable=False),
     sa.Column("channel", sa.String(16), nullable=False),  # where it was said
     sa.Column("text", sa.Text, nullable=False),  # masked before it was stored
     sa.Column("created_at", UtcDateTime, nullable=False),

@@ -2,11 +2,12 @@
 MySQL/MariaDB, an FTS5 table kept by triggers on SQLite)
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0004
 Create Date: 2026-12-06 23:40:00
 """
 from alembic import op
 import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
 import app.store.tables
 
 
@@ -16,11 +17,18 @@ branch_labels = None
 depends_on = None
 
 
+def _exact() -> str:
+    """Byte for byte, trailing spaces included: "Ana", "ana " and "ana" are three people."""
+    bind = op.get_bind()
+    return "utf8mb4_nopad_bin" if getattr(bind.dialect, "is_mariadb", False) else "utf8mb4_0900_bin"
+
+
 def upgrade() -> None:
     op.create_table('memories',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('realm', sa.String(length=8), nullable=False),
-    sa.Column('who', sa.String(length=128), nullable=False),
+    sa.Column('who', sa.String(length=128).with_variant(mysql.VARCHAR(128, collation=_exact()), 'mysql'),
+              nullable=False),
     sa.Column('channel', sa.String(length=16), nullable=False),
     sa.Column('text', sa.Text(), nullable=False),
     sa.Column('created_at', app.store.tables.UtcDateTime(), nullable=False),

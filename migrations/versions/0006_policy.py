@@ -1,7 +1,7 @@
 """policy: the grants and revocations of `llm-planner policy`; the key a task was created with
 
 Revision ID: 0006
-Revises: 0003
+Revises: 0005
 Create Date: 2026-12-06 23:30:00.000000
 """
 from alembic import op
