@@ -214,6 +214,16 @@ def test_a_tasks_buttons_follow_its_state(console, engine):
     assert len(updates) == 3
 
 
+def test_ids_past_a_bigint_are_refused_not_an_error(console):
+    client = console()
+    csrf = signed_in(client)
+    huge = "99999999999999999999"
+    for method, url in (("post", f"/console/approvals/{huge}/approve"), ("post", f"/console/approvals/{huge}/reject"),
+                        ("get", f"/console/audit?cursor={huge}")):
+        response = getattr(client, method)(url, **({"data": {"csrf": csrf}} if method == "post" else {}))
+        assert response.status_code == 422, (url, response.status_code)
+
+
 def test_agents_and_audit_pages(console, engine):
     client = console()
     csrf = signed_in(client)

@@ -45,7 +45,7 @@ def memory_find(request: Request, operator: OperatorDep, csrf: Csrf = "", who: W
 
 @router.post("/memory/forget")
 def memory_forget(request: Request, operator: OperatorDep, csrf: Csrf = "", who: Who = "",
-                  id: Annotated[int | None, Form(ge=1)] = None) -> Response:
+                  id: Annotated[int | None, Form(ge=1, le=2**63 - 1)] = None) -> Response:
     check_csrf(operator, csrf)
     who = who.strip()
     if not who:

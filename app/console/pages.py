@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from app.audit import chain
@@ -24,6 +24,8 @@ from app.tasks.states import TaskStatus
 router = APIRouter(prefix="/console", include_in_schema=False)
 Csrf = Annotated[str, Form(max_length=200)]
 AUDIT_PAGE = 100
+MAX_ROW_ID = 2**63 - 1  # past a BIGINT an id names no row (and SQLite cannot even bind it)
+RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
 
 
 @router.get("", response_class=HTMLResponse)
@@ -72,7 +74,7 @@ def approvals_page(request: Request, operator: OperatorDep) -> Response:
 
 
 @router.post("/approvals/{confirmation_id}/approve")
-def approve(request: Request, operator: OperatorDep, confirmation_id: int, csrf: Csrf = "",
+def approve(request: Request, operator: OperatorDep, confirmation_id: RowId, csrf: Csrf = "",
             reason: Annotated[str, Form(max_length=500)] = "",
             next: Annotated[str, Form(max_length=2000)] = "/console/approvals") -> Response:
     check_csrf(operator, csrf)
@@ -91,7 +93,7 @@ def approve(request: Request, operator: OperatorDep, confirmation_id: int, csrf:
 
 
 @router.post("/approvals/{confirmation_id}/reject")
-def reject(request: Request, operator: OperatorDep, confirmation_id: int, csrf: Csrf = "",
+def reject(request: Request, operator: OperatorDep, confirmation_id: RowId, csrf: Csrf = "",
            reason: Annotated[str, Form(max_length=500)] = "",
            next: Annotated[str, Form(max_length=2000)] = "/console/approvals") -> Response:
     check_csrf(operator, csrf)
@@ -122,7 +124,7 @@ def audit(request: Request, operator: OperatorDep,
           session: Annotated[str, Query(max_length=128)] = "",
           request_id: Annotated[str, Query(max_length=36)] = "",
           kind: Annotated[str, Query(max_length=48)] = "",
-          cursor: Annotated[int | None, Query(ge=1)] = None) -> Response:
+          cursor: Annotated[int | None, Query(ge=1, le=MAX_ROW_ID)] = None) -> Response:
     return _audit(request, operator, session, request_id, kind, cursor)
 
 
