@@ -139,6 +139,27 @@ def test_a_named_key_is_accepted_and_its_rule_applied(make_client, model, tmp_pa
     assert [r["data"]["status"] for r in tool_rows] == ["blocked", "blocked", "success", "success"]
 
 
+def test_an_operators_later_approval_checks_the_asking_keys_rules_as_they_stand(make_client, model, tmp_path,
+                                                                               workspace, engine):
+    from app.confirmations.approvals import approve
+    policy = tmp_path / "policy.toml"
+    policy.write_text("[keys.ci-bot]\ndeny = []\n")
+    client = make_client(policy_file=policy, agent_api_key=AGENT_KEY, api_keys=f"ci-bot:{CI_KEY}")
+    model.push(plan("writing", ("write_file", {"path": "out.txt", "content": "x"})))
+    parked = client.post("/agent/run", json={"input": "write it", "session_id": "s"},
+                         headers={"X-API-Key": CI_KEY}).json()
+    assert parked["status"] == "awaiting_confirmation"
+    [row] = rows(engine, "pending_confirmations")
+    assert row["api_key_name"] == "ci-bot"
+    # The key loses the tool while its call waits; an operator then approves the call.
+    policy.write_text('[keys.ci-bot]\ndeny = ["write_file"]\n')
+    runtime = client.app.state.runtime
+    runtime.policy.refresh()
+    _, execution = approve(runtime, row["id"], "alice")
+    assert execution.status == "blocked" and "key ci-bot" in execution.error
+    assert not (workspace / "out.txt").exists()
+
+
 def test_named_keys_open_the_task_routes_too(make_client):
     client = make_client(api_keys=f"ops:{OPS_KEY}")
     assert client.get("/api/tasks", headers={"X-API-Key": OPS_KEY}).status_code == 200

@@ -25,7 +25,7 @@ from app.store.tables import sessions, utcnow
 from app.store.transactions import retried, writing
 from app.tools.declare import ToolContext
 from app.tools.execution import ToolExecution
-from app.tools.policy import Caller
+from app.tools.policy import DEFAULT_AGENT, Caller
 
 log = logging.getLogger("llm_planner.confirmations")
 
@@ -68,7 +68,9 @@ def approve(runtime, confirmation_id: int, by: str, reason: str | None = None
         return decided, None
     args, shown = sealer.open(row.args)
     # Checked again at run time: the allowlist or BLOCKED_PERMISSIONS may have changed.
-    prepared = deps.executor.prepare(row.tool_name, args, Caller(channel=row.channel, session=row.session_id))
+    caller = Caller(channel=row.channel, session=row.session_id, key=row.api_key_name,
+                    agent=row.agent or DEFAULT_AGENT)
+    prepared = deps.executor.prepare(row.tool_name, args, caller)
     if isinstance(prepared, ToolExecution):
         execution = prepared
     else:

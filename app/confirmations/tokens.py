@@ -90,7 +90,8 @@ class Confirmations:
 
     def issue(self, conn: Connection, *, request_id: str, channel: str, session_id: str,
               tool_name: str, args: dict[str, Any], preview: str,
-              secret_args: frozenset[str] = frozenset()) -> Issued:
+              secret_args: frozenset[str] = frozenset(), key_name: str | None = None,
+              agent: str | None = None) -> Issued:
         """`args`: the real arguments (the token binds them); `secret_args` are stored
         sealed, never in plain text."""
         token_id = secrets.token_urlsafe(12)
@@ -103,7 +104,8 @@ class Confirmations:
         repository.insert(conn, token_id=token_id, request_id=request_id, channel=channel,
                           session_id=session_id, tool_name=tool_name,
                           args=self.sealer.seal(args, secret_args), args_hash=digest,
-                          preview=preview, short_code=code, created_at=now, expires_at=expires_at)
+                          preview=preview, short_code=code, created_at=now, expires_at=expires_at,
+                          api_key_name=key_name, agent=agent)
         return Issued(token=self._token(token_id, session_id, channel, tool_name, digest, code),
                       token_id=token_id, expires_at=expires_at)
 

@@ -269,7 +269,7 @@ class Turn(ConfirmationReplies):
                 issued = deps.confirmations.issue(
                     conn, request_id=msg.request_id, channel=msg.channel, session_id=msg.session_id,
                     tool_name=prepared.tool.name, args=prepared.canonical_args, preview=preview,
-                    secret_args=prepared.tool.secret_args)
+                    secret_args=prepared.tool.secret_args, key_name=msg.key_name, agent=msg.agent)
                 shown = self._mask(prepared.shown_args)
                 confirmations.append(Confirmation(token=issued.token, tool_name=prepared.tool.name,
                                                   args=shown, preview=preview,

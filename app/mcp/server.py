@@ -88,7 +88,7 @@ class McpDesk:
             issued = self.deps.confirmations.issue(
                 conn, request_id=request_id, channel=Channel.MCP, session_id=session_id,
                 tool_name=prepared.tool.name, args=prepared.canonical_args, preview=preview,
-                secret_args=prepared.tool.secret_args)
+                secret_args=prepared.tool.secret_args, key_name=self.caller.key)
             confirmation_id = conn.execute(sa.select(pc.c.id).where(pc.c.token_id == issued.token_id)).scalar_one()
             trail.add(AuditKind.CONFIRMATION_REQUESTED, token_id=issued.token_id, confirmation_id=confirmation_id,
                       tool=prepared.tool.name, args=prepared.shown_args, preview=preview,

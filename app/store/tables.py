@@ -160,6 +160,10 @@ pending_confirmations = sa.Table(
     # The operator who approved or rejected it (`llm-planner confirm ID --by NAME`); none
     # when the session's own person sent `confirm <token>`.
     sa.Column("resolved_by", sa.String(128), nullable=True),
+    # Who asked for it (the API_KEYS name, the agent): an operator's approval later checks
+    # the call under their rules as they stand then.
+    sa.Column("api_key_name", sa.String(64), nullable=True),
+    sa.Column("agent", sa.String(64), nullable=True),
     sa.Index("ix_pending_confirmations_session", "channel", "session_id", "short_code"),
 )
 

@@ -234,7 +234,8 @@ class StepRunner:
             issued = deps.confirmations.issue(conn, request_id=journal.trail.request_id, channel=CHANNEL,
                                               session_id=task.id, tool_name=prepared.tool.name,
                                               args=prepared.canonical_args, preview=preview,
-                                              secret_args=prepared.tool.secret_args)
+                                              secret_args=prepared.tool.secret_args,
+                                              key_name=task.api_key_name, agent=task.agent)
             journal.trail.add(K.CONFIRMATION_REQUESTED, token_id=issued.token_id, tool=prepared.tool.name,
                               args=prepared.canonical_args, preview=preview,
                               expires_at=issued.expires_at.isoformat())

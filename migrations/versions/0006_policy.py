@@ -28,9 +28,17 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('tasks', schema=None) as batch_op:
         batch_op.add_column(sa.Column('api_key_name', sa.String(length=64), nullable=True))
+    # Who asked for a parked call: an operator's later approval checks it under that key's
+    # and that agent's rules as they stand then.
+    with op.batch_alter_table('pending_confirmations', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('api_key_name', sa.String(length=64), nullable=True))
+        batch_op.add_column(sa.Column('agent', sa.String(length=64), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('pending_confirmations', schema=None) as batch_op:
+        batch_op.drop_column('agent')
+        batch_op.drop_column('api_key_name')
     with op.batch_alter_table('tasks', schema=None) as batch_op:
         batch_op.drop_column('api_key_name')
     op.drop_table('policy_changes')
