@@ -142,6 +142,10 @@ def test_launch_list_chat_restart_stop_and_reuse(make_client, tmp_path, ollama, 
         assert any("starting agent researcher" in line for line in logs)
         assert not any("hunter2-secret" in line for line in logs)
         assert (tmp_path / "logs" / "agents" / "researcher.log").exists()
+        # Stopped and launched again, an agent takes the lowest free port: its own old one.
+        client.post("/api/stop_agent", json={"agents": ["orchestrator"]}, headers=ADMIN)
+        again = client.post("/api/launch_agents", headers=ADMIN, json={"agents": ["orchestrator"]}).json()
+        assert again["agents"][0]["status"] == "running" and again["agents"][0]["port"] == low + 1, again
         # A service that cannot start says why, from its log.
         client.post("/api/stop_agent", json={"agents": ["orchestrator"]}, headers=ADMIN)
         (tmp_path / "prompts" / "broken.md").unlink()

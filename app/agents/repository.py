@@ -122,7 +122,9 @@ def claim_service(conn: Connection, name: str, owner: str, host: str, taken: tup
     """The right to start `name`'s service: a row made, or one not in a `taken` status moved
     to `starting`; one launcher wins, on any node."""
     now = utcnow()
-    values = dict(status="starting", owner=owner, host=host, pid=None, error=None, restarts=0,
+    # Its old port and URL go: the launcher picks the lowest free port again (its old one
+    # included), and a port kept here would count as taken.
+    values = dict(status="starting", owner=owner, host=host, pid=None, port=None, url=None, error=None, restarts=0,
                   started_at=now, stopped_at=None, updated_at=now)
     try:
         with conn.begin_nested():
@@ -145,9 +147,12 @@ def update_service(conn: Connection, name: str, *, owner: str | None = None,
     return conn.execute(sa.update(s).where(*where).values(**values)).rowcount == 1
 
 
-def ports_in_use(conn: Connection, host: str, live: tuple[str, ...]) -> set[int]:
-    return {p for (p,) in conn.execute(sa.select(s.c.port).where(s.c.host == host, s.c.status.in_(live),
-                                                                s.c.port.is_not(None))).all()}
+def ports_in_use(conn: Connection, host: str, live: tuple[str, ...], but: str | None = None) -> set[int]:
+    """The ports of this host's live services, `but` that agent's own (its port is its to take again)."""
+    where = [s.c.host == host, s.c.status.in_(live), s.c.port.is_not(None)]
+    if but is not None:
+        where.append(s.c.name != but)
+    return {p for (p,) in conn.execute(sa.select(s.c.port).where(*where)).all()}
 
 
 def lock_agents(conn: Connection, names: list[str]) -> None:

@@ -171,7 +171,7 @@ class Supervisor:
             return None, f"its port {profile.port} is taken by another program"
         low, high = self.settings.agent_port_min, self.settings.agent_port_max
         with self.engine.connect() as conn:
-            taken = repository.ports_in_use(conn, self.host, LIVE)
+            taken = repository.ports_in_use(conn, self.host, LIVE, but=name)
         fixed = {p.port for p in self.profiles().agents.values() if p.port and p.name != name}
         for port in range(low, high + 1):
             if port in taken or port in fixed:

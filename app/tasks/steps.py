@@ -124,8 +124,8 @@ class StepRunner:
                     calls=[c.tool for c in plan.tool_calls])
         results: list[dict] = []
         for n, call in enumerate(plan.tool_calls):
-            if n and self._stopped_by_person(task.id):
-                break  # the tool running now has returned; no later one runs
+            if self._stopped_by_person(task.id):
+                break  # paused or cancelled while it planned, or while the last tool ran: no tool of it runs
             execution = self._execute(task, folder, call.tool, call.args, outcome, trail)
             if execution is None:
                 continue  # parked
