@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from app.tasks.states import TaskStatus
 from tests.helpers import plan, rows
 
 KEY = {"X-API-Key": "task-key"}
@@ -65,6 +66,26 @@ def test_a_task_runs_its_steps_and_completes(tasks_client, model, workspace, eng
                if e["kind"] in ("task_update", "tool_execution")]
     assert len(audited) == len(updates)
     assert len(rows(engine, "task_steps", task_id=task["id"])) == 2
+
+
+def test_paused_while_the_model_plans_no_tool_of_that_plan_runs(tasks_client, model, workspace):
+    client = tasks_client()
+
+    def plans_while_a_person_pauses(messages, schema):
+        # (the service's own call, as the route makes it: the test client is not for two
+        # threads, and the slot may plan before create() has returned the id)
+        tasks = client.app.state.runtime.tasks
+        [running], _ = tasks.page(status="running", stage=None, agent=None, limit=5, cursor=None)
+        tasks.change_status(running.id, TaskStatus.PAUSED, by="alice")
+        return plan("Writing.", ("write_file", {"path": "output/late.txt", "content": "x"}))
+
+    model.push(plans_while_a_person_pauses)
+    task = create(client)
+    paused = wait_for(client, task["id"], "paused")
+    time.sleep(0.5)  # the step that was planning is stored by now
+    assert not (workspace / paused["workspace"] / "output" / "late.txt").exists()
+    updates = client.get(f"/api/tasks/{task['id']}/updates", headers=KEY).json()["updates"]
+    assert "tool_execution" not in [u["update_type"] for u in updates]
 
 
 def test_a_write_outside_the_folder_waits_for_a_person(tasks_client, model, engine):
