@@ -293,6 +293,27 @@ def test_assignment_never_overfills_an_agent_across_runtimes(agents_client, make
     assert given.count("researcher") == 1
 
 
+def test_a_task_back_in_the_queue_waits_for_room_under_max_tasks(agents_client):
+    """Paused, retried or answered, a task goes back to the queue with its agent: a worker
+    takes it only when that agent runs fewer than its max_tasks."""
+    from app.tasks import repository
+    client = agents_client()
+    engine = client.app.state.runtime.engine
+    running = task(client, 2)
+    assert running["agent"] == "researcher"
+    back = task(client, 2)
+    assert back["agent"] is None  # the researcher (max_tasks 1) is full
+    first = repository.claim(engine, "worker-a", 30)
+    assert first is not None and first[0].id == running["id"]
+    with engine.begin() as conn:  # as a resumed task: queued, its agent kept
+        repository.change(conn, back["id"], status="queued", agent="researcher")
+    assert repository.claim(engine, "worker-b", 30) is None  # no room: it waits
+    with engine.begin() as conn:
+        repository.change(conn, running["id"], status="complete", lease_owner=None)
+    second = repository.claim(engine, "worker-b", 30)
+    assert second is not None and second[0].id == back["id"]
+
+
 @sqlite_only
 def test_a_task_runs_with_its_agents_model(agents_client, two_models):
     one, two = two_models

@@ -81,19 +81,47 @@ def _claimable(now: datetime, agents: list[str] | None):
     return where
 
 
+# The agents' caps, read here without importing the agents domain (which builds on tasks).
+_agents = sa.table("agents", sa.column("name"), sa.column("max_tasks"))
+
+
+def _under_cap():
+    """Its agent runs fewer tasks than its `max_tasks` (or has none): a task paused, retried
+    or answered goes back to the queue with its agent, and waits there for room."""
+    others = t.alias("others")
+    running = sa.select(sa.func.count()).select_from(others).where(
+        others.c.agent == t.c.agent, others.c.status == TaskStatus.RUNNING.value).scalar_subquery()
+    cap = sa.select(_agents.c.max_tasks).where(_agents.c.name == t.c.agent).scalar_subquery()
+    return sa.or_(t.c.status == TaskStatus.RUNNING.value, cap.is_(None), running < cap)
+
+
+def _room(conn: Connection, agent: str) -> bool:
+    """Checked again under a write to the agent's row, so that two workers taking two of
+    its tasks at once take turns and the second sees the first's."""
+    conn.execute(sa.update(_agents).where(_agents.c.name == agent).values(name=_agents.c.name))
+    cap = conn.execute(sa.select(_agents.c.max_tasks).where(_agents.c.name == agent)).scalar()
+    if cap is None:
+        return True
+    running = conn.execute(sa.select(sa.func.count()).select_from(t).where(
+        t.c.agent == agent, t.c.status == TaskStatus.RUNNING.value)).scalar_one()
+    return running < cap
+
+
 def claim(engine: Engine, owner: str, lease_sec: float, agents: list[str] | None = None) -> Any:
     """Take the next task, highest priority then oldest, as a lease; None when there is none.
     MySQL/MariaDB: one transaction with SELECT … FOR UPDATE SKIP LOCKED, so concurrent
     workers each take a different row without waiting. SQLite has one writer: the UPDATE's
     own condition decides."""
     now = utcnow()
-    query = sa.select(t.c.id, t.c.status).where(*_claimable(now, agents)).order_by(
+    query = sa.select(t.c.id, t.c.status, t.c.agent).where(*_claimable(now, agents), _under_cap()).order_by(
         t.c.priority.desc(), t.c.created_at, t.c.id).limit(1)
     with engine.begin() as conn:
         skip_locked = conn.dialect.name != "sqlite"
         row = conn.execute(query.with_for_update(skip_locked=True) if skip_locked else query).first()
         if row is None:
             return None
+        if row.status != TaskStatus.RUNNING.value and not _room(conn, row.agent):
+            return None  # another worker took its agent's last place a moment ago
         taken = conn.execute(sa.update(t).where(t.c.id == row.id, *_claimable(now, agents)).values(
             status=TaskStatus.RUNNING.value, lease_owner=owner, waiting_for=None,
             lease_expires_at=now + timedelta(seconds=lease_sec), updated_at=now)).rowcount
