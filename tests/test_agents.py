@@ -315,6 +315,22 @@ def test_a_task_back_in_the_queue_waits_for_room_under_max_tasks(agents_client):
 
 
 @sqlite_only
+def test_a_hundred_tasks_no_agent_can_take_do_not_hide_a_later_one(agents_client):
+    from app.tasks import repository
+    client = agents_client()
+    engine = client.app.state.runtime.engine
+    assert client.put("/api/agents/coder/status", json={"status": "offline"}, headers=ADMIN).status_code == 200
+    running = task(client, 2)  # the researcher (max_tasks 1) is full
+    later = task(client, 2)
+    stuck = [task(client, 5, agent="coder", priority=1) for _ in range(105)]  # ahead of it in the queue
+    assert later["agent"] is None and all(t["agent"] is None for t in stuck)
+    with engine.begin() as conn:
+        repository.change(conn, running["id"], status="complete")
+    client.app.state.runtime.agents.assigner.assign_waiting()
+    assert client.get(f"/api/tasks/{later['id']}", headers=KEY).json()["agent"] == "researcher"
+
+
+@sqlite_only
 def test_a_task_runs_with_its_agents_model(agents_client, two_models):
     one, two = two_models
     one.reply(plan("Done.", ("finish_task", {"summary": "researched", "files": []})))

@@ -26,6 +26,7 @@ from app.tasks.states import UpdateType
 
 log = logging.getLogger("llm_planner.agents")
 STATUS_REFRESH_SEC = 2.0
+WAITING_PAGE, WAITING_PAGES = 100, 5
 
 
 class Assigner:
@@ -36,11 +37,17 @@ class Assigner:
     def assign_waiting(self) -> int:
         """Give every queued task that can go to an agent to one; the others say why they
         wait. Returns how many were given."""
-        with self.engine.connect() as conn:
-            waiting = repository.waiting(conn)
-        given = 0
-        for task in waiting:
-            given += self.place(task, note=True)
+        given, after = 0, None
+        # Page by page, so that a hundred tasks no agent can take (one that is offline, say)
+        # do not hide a later one whose agent is free; bounded, as it runs before each claim.
+        for _ in range(WAITING_PAGES):
+            with self.engine.connect() as conn:
+                waiting = repository.waiting(conn, WAITING_PAGE, after)
+            for task in waiting:
+                given += self.place(task, note=True)
+            if len(waiting) < WAITING_PAGE:
+                break
+            after = waiting[-1]
         if given or time.monotonic() - self._refreshed > STATUS_REFRESH_SEC:
             self._refresh_statuses()
         return given
@@ -58,8 +65,9 @@ class Assigner:
                       else f"no agent takes complexity {task.complexity} ("
                            + ", ".join(f"{p.name} {p.min_complexity}-{p.max_complexity}"
                                        for p in profiles.agents.values()) + ")")
-            with writing(self.engine) as conn:
-                repository.set_waiting_for(conn, task.id, reason)
+            if task.waiting_for != reason:  # said once, not before every claim
+                with writing(self.engine) as conn:
+                    repository.set_waiting_for(conn, task.id, reason)
             return False
         for profile in candidates:  # its folder exists before the task can name it
             self.folders.make_task_folder(self.folders.task_path(profile.name, task.id))

@@ -83,9 +83,14 @@ def running_counts(conn: Connection) -> dict[str, int]:
         t.c.agent.is_not(None), t.c.status == TaskStatus.RUNNING.value).group_by(t.c.agent)).all())
 
 
-def waiting(conn: Connection, limit: int = 100) -> list[Any]:
-    """Queued tasks with no agent yet: priority order, then oldest."""
-    return conn.execute(sa.select(t).where(t.c.status == TaskStatus.QUEUED.value, t.c.agent.is_(None))
+def waiting(conn: Connection, limit: int = 100, after: Any = None) -> list[Any]:
+    """Queued tasks with no agent yet: priority order, then oldest; `after` is the last row
+    of the previous page."""
+    where = [t.c.status == TaskStatus.QUEUED.value, t.c.agent.is_(None)]
+    if after is not None:
+        where.append(sa.or_(t.c.priority < after.priority, sa.and_(t.c.priority == after.priority, sa.or_(
+            t.c.created_at > after.created_at, sa.and_(t.c.created_at == after.created_at, t.c.id > after.id)))))
+    return conn.execute(sa.select(t).where(*where)
                         .order_by(t.c.priority.desc(), t.c.created_at, t.c.id).limit(limit)).all()
 
 
