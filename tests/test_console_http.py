@@ -53,7 +53,7 @@ def park_write(client, model, path="notes.txt", content="hello", session_id="s1"
 
 def test_without_a_session_every_console_url_sends_to_sign_in(console):
     client = console()
-    for url in PAGES:
+    for url in [*PAGES, "/console/no-such-page"]:
         response = client.get(url, follow_redirects=False)
         assert response.status_code == 303, url
         assert response.headers["location"].startswith("/console/login?next=/console"), url
