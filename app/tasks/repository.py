@@ -95,9 +95,15 @@ def _under_cap():
     return sa.or_(t.c.status == TaskStatus.RUNNING.value, cap.is_(None), running < cap)
 
 
+UNDER_CAP = _under_cap()  # built once: a claim runs it often
+
+
 def _room(conn: Connection, agent: str) -> bool:
     """Checked again under a write to the agent's row, so that two workers taking two of
-    its tasks at once take turns and the second sees the first's."""
+    its tasks at once take turns and the second sees the first's. An agent with no cap
+    (`default`, bound by the workers' slots) is not locked: its claims never wait on each other."""
+    if conn.execute(sa.select(_agents.c.max_tasks).where(_agents.c.name == agent)).scalar() is None:
+        return True
     conn.execute(sa.update(_agents).where(_agents.c.name == agent).values(name=_agents.c.name))
     cap = conn.execute(sa.select(_agents.c.max_tasks).where(_agents.c.name == agent)).scalar()
     if cap is None:
@@ -113,7 +119,7 @@ def claim(engine: Engine, owner: str, lease_sec: float, agents: list[str] | None
     workers each take a different row without waiting. SQLite has one writer: the UPDATE's
     own condition decides."""
     now = utcnow()
-    query = sa.select(t.c.id, t.c.status, t.c.agent).where(*_claimable(now, agents), _under_cap()).order_by(
+    query = sa.select(t.c.id, t.c.status, t.c.agent).where(*_claimable(now, agents), UNDER_CAP).order_by(
         t.c.priority.desc(), t.c.created_at, t.c.id).limit(1)
     with engine.begin() as conn:
         skip_locked = conn.dialect.name != "sqlite"
