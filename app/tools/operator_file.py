@@ -49,6 +49,20 @@ class OperatorFileError(ValueError):
     pass
 
 
+def from_env(values: dict[str, str], what: str) -> dict[str, str]:
+    """`values` with each `env:NAME` read now; an unset one refuses the call (an empty
+    secret would be sent as if none were needed)."""
+    out = {}
+    for name, value in values.items():
+        if value.startswith("env:"):
+            variable, value = value[4:], os.environ.get(value[4:], "")
+            if not value:
+                raise ToolError(f"{what} {name} reads the environment variable {variable}, which is "
+                                f"not set on the server; the call was not made")
+        out[name] = value
+    return out
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -115,15 +129,7 @@ class Api(_Strict):
     def resolved_headers(self) -> dict[str, str]:
         """The headers with each `env:NAME` read now; an unset one refuses the call, since an
         empty `Authorization:` would reach the API as if no secret were needed."""
-        out = {}
-        for name, value in self.headers.items():
-            if value.startswith("env:"):
-                variable, value = value[4:], os.environ.get(value[4:], "")
-                if not value:
-                    raise ToolError(f"header {name} reads the environment variable {variable}, which is "
-                                    f"not set on the server; the call was not made")
-            out[name] = value
-        return out
+        return from_env(self.headers, "header")
 
 
 # [web] and [email]: what fetch_url may reach beside the public internet, and whom
@@ -225,23 +231,11 @@ class McpServer(_Strict):
             raise ValueError(f"read names tools not in tools: {sorted(unknown)}")
         return self
 
-    @staticmethod
-    def _resolve(values: dict[str, str], what: str) -> dict[str, str]:
-        out = {}
-        for name, value in values.items():
-            if value.startswith("env:"):
-                variable, value = value[4:], os.environ.get(value[4:], "")
-                if not value:
-                    raise ToolError(f"{what} {name} reads the environment variable {variable}, which is "
-                                    f"not set on the server; the call was not made")
-            out[name] = value
-        return out
-
     def resolved_headers(self) -> dict[str, str]:
-        return self._resolve(self.headers, "header")
+        return from_env(self.headers, "header")
 
     def resolved_env(self) -> dict[str, str]:
-        return self._resolve(self.env, "environment variable")
+        return from_env(self.env, "environment variable")
 
 
 class OperatorConfig(_Strict):
