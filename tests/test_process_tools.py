@@ -16,8 +16,8 @@ from http.server import (
 
 import pytest
 
-import plugins.process as process
-from plugins.process import remote_allowed
+import plugins.sandboxed as sandboxed
+from plugins.git import remote_allowed
 from tests.fake_http import LoopbackServer
 from tests.helpers import chat, plan, rows
 
@@ -254,8 +254,8 @@ def test_git_clone_pull_push_with_the_token_kept_out_of_sight(tools, tmp_path, w
     _git("commit", "-qm", "seed", cwd=seed)
     _git("push", "-q", str(bare), "main", cwd=seed)
     started = []
-    real = process.run_process
-    monkeypatch.setattr(process, "run_process", lambda argv, **kw: started.append(argv) or real(argv, **kw))
+    real = sandboxed.run_process
+    monkeypatch.setattr(sandboxed, "run_process", lambda argv, **kw: started.append(argv) or real(argv, **kw))
     with GitServer(tmp_path / "remote", TOKEN) as server:
         call = tools()
         url = f"{server.url}/proj.git"

@@ -16,12 +16,14 @@ from urllib.parse import parse_qs, urlsplit
 import pypdf
 import pytest
 
+import plugins.search as search
 import plugins.web as web
 from app.config import Settings
 from app.tasks.notify import notify_completion
 from app.tools import ToolContext, ToolError, Workspace
 from plugins.documents import MakePdfArgs, make_pdf
-from plugins.web import FetchUrlArgs, WebSearchArgs, fetch_url, web_search
+from plugins.search import WebSearchArgs, web_search
+from plugins.web import FetchUrlArgs, fetch_url
 from tests.fake_http import LoopbackServer, send_json
 from tests.helpers import chat, free_port, plan, rows, until
 
@@ -303,7 +305,7 @@ def test_web_search_asks_searxng_and_caches(context, site, monkeypatch):
 
 
 def test_web_search_is_rate_limited(context, site, monkeypatch):
-    monkeypatch.setattr(web, "SEARCHES_PER_MINUTE", 2)
+    monkeypatch.setattr(search, "SEARCHES_PER_MINUTE", 2)
     ctx = context(search_url=f"http://127.0.0.1:{port_of(site)}", rate_limit_namespace=uuid.uuid4().hex)
     web_search.func(WebSearchArgs(query="a"), ctx)
     web_search.func(WebSearchArgs(query="b"), ctx)

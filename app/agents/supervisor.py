@@ -5,24 +5,30 @@ stop any of them over HTTP (`POST /shutdown`, with the admin key)."""
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable
 
 import httpx
 
 from app.agents import repository
 from app.agents.logs import LogPump, log_path, reason_from, tail
+from app.agents.processes import (
+    Child,
+    die_with_parent,
+    end,
+    healthy,
+    port_free,
+    remove,
+    settings_env,
+    write_resources,
+)
 from app.agents.profiles import Profiles
 from app.store.tables import utcnow
 from app.tasks.worker import new_owner
@@ -32,43 +38,6 @@ LIVE = ("starting", "running", "stopping")
 MAX_RESTARTS, RESTART_WINDOW_SEC = 5, 600
 BACKOFF_SEC = (1, 2, 4, 8, 16)
 WATCH_SEC = 0.25
-RESOURCES_NAME = ".resources.json"
-
-
-@dataclass
-class Child:
-    name: str
-    port: int
-    process: subprocess.Popen
-    resources: Path | None
-    stopping: bool = False
-    restarts: list[float] = field(default_factory=list)  # when it was restarted (monotonic)
-    restart_at: float | None = None  # dead: started again at this time
-    healthy_by: float | None = None  # (re)started: must answer health by then
-
-
-try:  # loaded now: after fork, in the child, nothing may import or take a lock
-    import ctypes
-
-    _prctl = ctypes.CDLL("libc.so.6", use_errno=True).prctl
-except (OSError, AttributeError, ImportError):
-    _prctl = None
-
-
-def _die_with_parent() -> None:
-    # A `serve` killed with -9 leaves no agent service behind: the kernel stops them too.
-    if _prctl is not None:
-        _prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
-def port_free(host: str, port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError:
-            return False
-    return True
 
 
 class Supervisor:
@@ -116,10 +85,10 @@ class Supervisor:
         for row in rows:
             if row.status not in ("running", "starting", "failed") or not row.url:
                 continue
-            healthy = _healthy(row.url)
-            if healthy and row.status != "running":
+            answers = healthy(row.url)
+            if answers and row.status != "running":
                 self._record(row.name, status="running", error=None)
-            elif not healthy and row.status == "running":
+            elif not answers and row.status == "running":
                 self._record(row.name, status="failed", error="not answering its health check")
         return self.list()
 
@@ -144,7 +113,7 @@ class Supervisor:
                 mine = self.children.get(name)
                 if mine is not None and mine.process.poll() is None:
                     return view(row)
-                if mine is None and row.status == "running" and row.url and _healthy(row.url):
+                if mine is None and row.status == "running" and row.url and healthy(row.url):
                     return view(row)  # running, launched by another node or an earlier process
                 if mine is None and row.status in ("starting", "stopping") and row.owner != self.owner \
                         and row.updated_at and (utcnow() - row.updated_at).total_seconds() < \
@@ -181,12 +150,12 @@ class Supervisor:
         return None, f"no free port in AGENT_PORT_MIN-AGENT_PORT_MAX ({low}-{high})"
 
     def _spawn(self, name: str, port: int, resources: dict | None, previous: Child | None = None) -> Child:
-        env = {**os.environ, **self._settings_env()}
+        env = {**os.environ, **settings_env(self.settings)}
         for own in ("LOG_FILE", "AGENT_RESOURCES_FILE", "AGENT_NAME"):  # its log, resources and name are its own
             env.pop(own, None)
         path = previous.resources if previous is not None else None
         if resources is not None:
-            path = self._write_resources(name, resources)
+            path = write_resources(self.settings.data_dir, name, resources)
         if path is not None:
             env["AGENT_RESOURCES_FILE"] = str(path)
         command = [sys.executable, "-m", "app.cli", "serve", "--agent", name, "--port", str(port),
@@ -198,7 +167,7 @@ class Supervisor:
         # forked ends, and a request's worker thread may end while the service runs on.
         process = self._spawner.submit(
             subprocess.Popen, command, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, preexec_fn=_die_with_parent).result()
+            stderr=subprocess.STDOUT, preexec_fn=die_with_parent).result()
         pump.follow(process.stdout)
         url = f"http://{self._public_host()}:{port}"
         child = Child(name, port, process, path)
@@ -210,33 +179,8 @@ class Supervisor:
         log.info("agent %s: started (pid %s, port %s)", name, process.pid, port)
         return child
 
-    def _settings_env(self) -> dict[str, str]:
-        """This service's settings as the child's environment: it runs with what this one
-        runs with, wherever they came from (environment, .env, code)."""
-        env = {}
-        skip = {"host", "port", "log_file", "agent_name", "agent_resources_file"}
-        for name, value in self.settings.model_dump().items():
-            if value is None or name in skip:
-                continue
-            if isinstance(value, bool):
-                value = "true" if value else "false"
-            env[name.upper()] = str(value)
-        return env
-
     def _public_host(self) -> str:
         return "127.0.0.1" if self.settings.host in ("0.0.0.0", "::", "") else self.settings.host
-
-    def _write_resources(self, name: str, resources: dict) -> Path:
-        # Under DATA_DIR, not the workspace: the file tools and the sandbox see the workspace,
-        # and a chat could read an agent's credentials there.
-        folder = Path(self.settings.data_dir) / "agents" / name
-        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        path = folder / RESOURCES_NAME
-        path.unlink(missing_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # its owner only, from the start
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(resources, handle)
-        return path
 
     def _await_healthy(self, child: Child, deadline: float) -> dict:
         url = f"http://{self._public_host()}:{child.port}"
@@ -244,7 +188,7 @@ class Supervisor:
             if child.process.poll() is not None:
                 time.sleep(0.2)  # the last lines reach the log
                 return self._give_up(child, "exited at start: " + self._reason(child.name))
-            if _healthy(url, timeout=1.0):
+            if healthy(url, timeout=1.0):
                 self._record(child.name, status="running", error=None)
                 with self.engine.begin() as conn:
                     repository.set_endpoint(conn, child.name, url)
@@ -255,8 +199,8 @@ class Supervisor:
 
     def _give_up(self, child: Child, reason: str) -> dict:
         child.stopping = True
-        _end(child.process, self.settings.agent_shutdown_timeout)
-        _remove(child.resources)
+        end(child.process, self.settings.agent_shutdown_timeout)
+        remove(child.resources)
         with self._lock:
             if self.children.get(child.name) is child:
                 del self.children[child.name]
@@ -278,8 +222,8 @@ class Supervisor:
         if child is not None:
             child.stopping = True
             self._record(name, status="stopping")
-            _end(child.process, self.settings.agent_shutdown_timeout)
-            _remove(child.resources)
+            end(child.process, self.settings.agent_shutdown_timeout)
+            remove(child.resources)
             self._record(name, status="stopped", pid=None, stopped_at=utcnow())
             with self.engine.begin() as conn:
                 repository.set_endpoint(conn, name, None)
@@ -298,9 +242,9 @@ class Supervisor:
             except httpx.HTTPError:
                 pass
             deadline = time.monotonic() + self.settings.agent_shutdown_timeout
-            while time.monotonic() < deadline and _healthy(row.url, timeout=0.5):
+            while time.monotonic() < deadline and healthy(row.url, timeout=0.5):
                 time.sleep(0.1)
-            if _healthy(row.url, timeout=0.5):
+            if healthy(row.url, timeout=0.5):
                 return view(row)
             self._record(name, status="stopped", pid=None, stopped_at=utcnow())
         return self._view(name)
@@ -329,12 +273,12 @@ class Supervisor:
             return
         if child.process.poll() is None:
             if child.healthy_by is not None:
-                if _healthy(f"http://{self._public_host()}:{child.port}", timeout=0.5):
+                if healthy(f"http://{self._public_host()}:{child.port}", timeout=0.5):
                     child.healthy_by = None
                     self._record(child.name, status="running", error=None)
                 elif now > child.healthy_by:
                     child.healthy_by = None
-                    _end(child.process, self.settings.agent_shutdown_timeout)  # counted as a death below
+                    end(child.process, self.settings.agent_shutdown_timeout)  # counted as a death below
             return
         with self.engine.connect() as conn:
             row = repository.service(conn, child.name)
@@ -342,7 +286,7 @@ class Supervisor:
             # It stopped itself (POST /shutdown): stopped, not restarted.
             with self._lock:
                 self.children.pop(child.name, None)
-            _remove(child.resources)
+            remove(child.resources)
             self._record(child.name, status="stopped", pid=None, stopped_at=utcnow())
             return
         if child.restart_at is None:
@@ -350,7 +294,7 @@ class Supervisor:
             if len(child.restarts) >= MAX_RESTARTS:
                 with self._lock:
                     self.children.pop(child.name, None)
-                _remove(child.resources)
+                remove(child.resources)
                 self._record(child.name, status="failed", pid=None, stopped_at=utcnow(),
                              error=f"died {MAX_RESTARTS + 1} times within {RESTART_WINDOW_SEC // 60} minutes; "
                                    f"not restarted again. Last: {self._reason(child.name)}")
@@ -369,7 +313,7 @@ class Supervisor:
             if port is None:
                 with self._lock:
                     self.children.pop(child.name, None)
-                _remove(child.resources)
+                remove(child.resources)
                 self._failed(child.name, why)
                 return
         with self._lock:
@@ -393,27 +337,3 @@ class Supervisor:
 def view(row: Any) -> dict:
     return {"name": row.name, "status": row.status, "port": row.port, "pid": row.pid, "url": row.url,
             "started_at": row.started_at, "restarts": row.restarts, "error": row.error}
-
-
-def _healthy(url: str, timeout: float = 2.0) -> bool:
-    try:
-        return httpx.get(f"{url}/health", timeout=timeout).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
-def _end(process: subprocess.Popen, grace: float) -> None:
-    """SIGTERM, up to `grace` seconds, then SIGKILL."""
-    if process.poll() is not None:
-        return
-    try:
-        process.terminate()
-        process.wait(grace)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(5)
-
-
-def _remove(path: Path | None) -> None:
-    if path is not None:
-        path.unlink(missing_ok=True)

@@ -165,7 +165,7 @@ class Email(_Strict):
         return any(fnmatch.fnmatchcase(address, pattern.strip().lower()) for pattern in self.allow)
 
 
-# -- process tools (plugins/process.py): [commands], [git], [pip] --------------------------
+# -- process tools (plugins/process.py, plugins/git.py): [commands], [git], [pip] --------------------------
 class Commands(_Strict):
     allow: list[str] = []  # program names run_command may start, found on the sandbox's PATH
 
