@@ -57,7 +57,7 @@ def cpu_per_step(db: str, tasks_n: int, steps: int, turns: int, rounds: int) -> 
         started_cpu, started = time.process_time(), time.perf_counter()
         for _ in ids:
             claimed = repository.claim(engine, runner.owner, 60)
-            runner.run(claimed[0].id, lambda: False)
+            runner.run(claimed[0].id, lambda: False, claimed[0])
         with engine.connect() as conn:
             done = conn.execute(sa.select(sa.func.sum(tasks.c.steps)).where(tasks.c.id.in_(ids))).scalar()
         return time.process_time() - started_cpu, time.perf_counter() - started, int(done)

@@ -8,6 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from app.store.direct import Direct
 from app.store.tables import pending_confirmations as pc
 from app.store.tables import utcnow
 from app.tasks.states import CallStatus, TaskStatus
@@ -27,6 +28,37 @@ def insert(conn: Connection, **values: Any) -> None:
 def get(conn: Connection, task_id: str, *, lock: bool = False) -> Any:
     query = sa.select(t).where(t.c.id == task_id)
     return conn.execute(query.with_for_update() if lock else query).one_or_none()
+
+
+# A step's own statements, built once and run on the driver's cursor (app/store/direct.py):
+# a step runs them every time, and building and compiling them anew cost a fifth of a
+# step's CPU (BENCHMARKS.md, Tasks).
+_STATUS = Direct(sa.select(t.c.status).where(t.c.id == sa.bindparam("id")))
+_STEP_STORED = Direct(sa.update(t).where(
+    t.c.id == sa.bindparam("id"), t.c.lease_owner == sa.bindparam("owner"),
+    t.c.status == TaskStatus.RUNNING.value).values(
+    steps=sa.bindparam("steps"), tokens=sa.bindparam("tokens"), running_ms=sa.bindparam("running_ms"),
+    stage=sa.bindparam("stage"), stage_progress=sa.bindparam("stage_progress"),
+    updated_at=sa.bindparam("updated_at")))
+_INSERT_STEP = sa.insert(ts).values(task_id=sa.bindparam("task_id"), step=sa.bindparam("step"),
+                                    plan=sa.bindparam("plan", type_=ts.c.plan.type),
+                                    results=sa.bindparam("results", type_=ts.c.results.type),
+                                    created_at=sa.bindparam("created_at"))
+_ADD_UPDATES = Direct(sa.insert(tu), keys=("task_id", "agent", "update_type", "content", "data", "created_at"))
+
+
+def status(conn: Connection, task_id: str) -> str | None:
+    rows = _STATUS.rows(conn, {"id": task_id})
+    return rows[0][0] if rows else None
+
+
+def step_stored(conn: Connection, task_id: str, owner: str, *, steps: int, tokens: int, running_ms: int,
+                stage: str, stage_progress: int) -> bool:
+    """A step that keeps its task running: its counters and stage, only while the task runs
+    under `owner`'s lease (True when so)."""
+    return _STEP_STORED.run(conn, {"id": task_id, "owner": owner, "steps": steps, "tokens": tokens,
+                                   "running_ms": running_ms, "stage": stage, "stage_progress": stage_progress,
+                                   "updated_at": utcnow()}) == 1
 
 
 def page(conn: Connection, *, status: str | None, stage: str | None, agent: str | None, limit: int,
@@ -66,23 +98,21 @@ def unassigned(conn: Connection, limit: int = 100) -> list[Any]:
 
 # -- the queue ----------------------------------------------------------------------------
 
-def _claimable(now: datetime, agents: list[str] | None):
+def _claimable():
+    now = sa.bindparam("now")
     free = sa.or_(t.c.lease_owner.is_(None), t.c.lease_expires_at < now)
-    where = [sa.or_(
+    return sa.or_(
         # queued and not held by a worker still finishing its last step
         sa.and_(t.c.status == TaskStatus.QUEUED.value, free),
         # its worker died: the lease ran out
         sa.and_(t.c.status == TaskStatus.RUNNING.value, t.c.lease_expires_at < now),
         # waiting for a person past its confirmation's expiry: the model is told
-        sa.and_(t.c.status == TaskStatus.AWAITING_CONFIRMATION.value, t.c.lease_expires_at < now)),
-        t.c.agent.is_not(None)]
-    if agents is not None:
-        where.append(t.c.agent.in_(agents))
-    return where
+        sa.and_(t.c.status == TaskStatus.AWAITING_CONFIRMATION.value, t.c.lease_expires_at < now))
 
 
 # The agents' caps, read here without importing the agents domain (which builds on tasks).
 _agents = sa.table("agents", sa.column("name"), sa.column("max_tasks"))
+_CAP = sa.select(_agents.c.max_tasks).where(_agents.c.name == t.c.agent).scalar_subquery()
 
 
 def _under_cap():
@@ -91,19 +121,31 @@ def _under_cap():
     others = t.alias("others")
     running = sa.select(sa.func.count()).select_from(others).where(
         others.c.agent == t.c.agent, others.c.status == TaskStatus.RUNNING.value).scalar_subquery()
-    cap = sa.select(_agents.c.max_tasks).where(_agents.c.name == t.c.agent).scalar_subquery()
-    return sa.or_(t.c.status == TaskStatus.RUNNING.value, cap.is_(None), running < cap)
+    return sa.or_(t.c.status == TaskStatus.RUNNING.value, _CAP.is_(None), running < _CAP)
 
 
-UNDER_CAP = _under_cap()  # built once: a claim runs it often
+def _claim_statements(only_agents: bool) -> tuple[sa.Select, sa.Update]:
+    """Built once (a claim runs before every task): the next claimable task with its agent's
+    cap, and the UPDATE that takes it, conditional on it still being claimable."""
+    where = [_claimable(), t.c.agent.is_not(None)]
+    if only_agents:
+        where.append(t.c.agent.in_(sa.bindparam("agents", expanding=True)))
+    pick = sa.select(t, _CAP.label("agent_cap")).where(*where, _under_cap()).order_by(
+        t.c.priority.desc(), t.c.created_at, t.c.id).limit(1)
+    take = sa.update(t).where(t.c.id == sa.bindparam("task_id"), *where).values(
+        status=TaskStatus.RUNNING.value, lease_owner=sa.bindparam("owner"), waiting_for=None,
+        lease_expires_at=sa.bindparam("expires"), updated_at=sa.bindparam("now"))
+    return pick, take
+
+
+_CLAIM = {only: _claim_statements(only) for only in (False, True)}
+_CLAIM_LOCKED = {only: (pick.with_for_update(skip_locked=True), take) for only, (pick, take) in _CLAIM.items()}
 
 
 def _room(conn: Connection, agent: str) -> bool:
     """Checked again under a write to the agent's row, so that two workers taking two of
     its tasks at once take turns and the second sees the first's. An agent with no cap
     (`default`, bound by the workers' slots) is not locked: its claims never wait on each other."""
-    if conn.execute(sa.select(_agents.c.max_tasks).where(_agents.c.name == agent)).scalar() is None:
-        return True
     conn.execute(sa.update(_agents).where(_agents.c.name == agent).values(name=_agents.c.name))
     cap = conn.execute(sa.select(_agents.c.max_tasks).where(_agents.c.name == agent)).scalar()
     if cap is None:
@@ -113,28 +155,41 @@ def _room(conn: Connection, agent: str) -> bool:
     return running < cap
 
 
+class Updated:
+    """A task row with the values just written to it."""
+
+    def __init__(self, row: Any, values: dict) -> None:
+        self._row, self._values = row, values
+
+    def __getattr__(self, name: str) -> Any:
+        return self._values[name] if name in self._values else getattr(self._row, name)
+
+
 def claim(engine: Engine, owner: str, lease_sec: float, agents: list[str] | None = None) -> Any:
-    """Take the next task, highest priority then oldest, as a lease; None when there is none.
-    MySQL/MariaDB: one transaction with SELECT … FOR UPDATE SKIP LOCKED, so concurrent
-    workers each take a different row without waiting. SQLite has one writer: the UPDATE's
-    own condition decides."""
+    """Take the next task, highest priority then oldest, as a lease: (the task as taken, its
+    status before), or None when there is none. MySQL/MariaDB: one transaction with
+    SELECT … FOR UPDATE SKIP LOCKED, so concurrent workers each take a different row without
+    waiting, and the row it read is the row it took. SQLite has one writer: the UPDATE's own
+    condition decides, and the row is read again after it."""
     now = utcnow()
-    query = sa.select(t.c.id, t.c.status, t.c.agent).where(*_claimable(now, agents), UNDER_CAP).order_by(
-        t.c.priority.desc(), t.c.created_at, t.c.id).limit(1)
+    values = {"now": now, "owner": owner, "expires": now + timedelta(seconds=lease_sec)}
+    if agents is not None:
+        values["agents"] = list(agents)
     with engine.begin() as conn:
-        skip_locked = conn.dialect.name != "sqlite"
-        row = conn.execute(query.with_for_update(skip_locked=True) if skip_locked else query).first()
+        sqlite = conn.dialect.name == "sqlite"
+        pick, take = (_CLAIM if sqlite else _CLAIM_LOCKED)[agents is not None]
+        row = conn.execute(pick, values).first()
         if row is None:
             return None
-        if row.status != TaskStatus.RUNNING.value and not _room(conn, row.agent):
+        if row.status != TaskStatus.RUNNING.value and row.agent_cap is not None and not _room(conn, row.agent):
             return None  # another worker took its agent's last place a moment ago
-        taken = conn.execute(sa.update(t).where(t.c.id == row.id, *_claimable(now, agents)).values(
-            status=TaskStatus.RUNNING.value, lease_owner=owner, waiting_for=None,
-            lease_expires_at=now + timedelta(seconds=lease_sec), updated_at=now)).rowcount
-        if not taken:
+        if not conn.execute(take, values | {"task_id": row.id}).rowcount:
             return None
-        claimed = get(conn, row.id)
-    return claimed, TaskStatus(row.status)
+        if sqlite:
+            return get(conn, row.id), TaskStatus(row.status)
+    taken = {"status": TaskStatus.RUNNING.value, "lease_owner": owner, "waiting_for": None,
+             "lease_expires_at": values["expires"], "updated_at": now}
+    return Updated(row, taken), TaskStatus(row.status)
 
 
 def renew(engine: Engine, owner: str, task_ids: list[str], lease_sec: float) -> int:
@@ -156,8 +211,8 @@ def release(conn: Connection, task_id: str, owner: str, **values: Any) -> bool:
 
 def insert_step(conn: Connection, task_id: str, step: int, plan: dict, results: list) -> None:
     """Raises IntegrityError when this step was stored already (by another worker)."""
-    conn.execute(sa.insert(ts).values(task_id=task_id, step=step, plan=plan, results=results,
-                                      created_at=utcnow()))
+    conn.execute(_INSERT_STEP, {"task_id": task_id, "step": step, "plan": plan, "results": results,
+                                "created_at": utcnow()})
 
 
 def steps(conn: Connection, task_id: str, last: int) -> list[Any]:
@@ -170,7 +225,7 @@ def steps(conn: Connection, task_id: str, last: int) -> list[Any]:
 def add_updates(conn: Connection, task_id: str, agent: str | None, updates: list[tuple[str, str, dict]],
                 stamps: list[datetime]) -> None:
     """(update_type, content, data) each, with when each happened; one statement."""
-    conn.execute(sa.insert(tu), [{"task_id": task_id, "agent": agent, "update_type": str(kind), "content": content,
+    _ADD_UPDATES.run_many(conn, [{"task_id": task_id, "agent": agent, "update_type": str(kind), "content": content,
                                   "data": data, "created_at": at} for (kind, content, data), at in zip(updates, stamps)])
 
 

@@ -44,6 +44,7 @@ from app.tools.workspace import Workspace
 
 log = logging.getLogger("llm_planner.tasks")
 CHANNEL = Channel.TASK.value
+RUNNING = frozenset({TaskStatus.RUNNING})
 
 
 @dataclass
@@ -65,10 +66,13 @@ class StepRunner:
 
     # -- a claimed task, until it stops -------------------------------------------------
 
-    def run(self, task_id: str, stopping: Callable[[], bool]) -> None:
+    def run(self, task_id: str, stopping: Callable[[], bool], claimed: Any = None) -> None:
+        """`claimed`: the row as the claim that took it read it (else it is read here)."""
         deps = self.deps
-        with deps.engine.connect() as conn:
-            task = repository.get(conn, task_id)
+        task = claimed
+        if task is None:
+            with deps.engine.connect() as conn:
+                task = repository.get(conn, task_id)
         if task is None or task.lease_owner != self.owner:
             return
         folder = deps.folders.make_task_folder(task.workspace)
@@ -185,36 +189,48 @@ class StepRunner:
         """The task as stored with this step (None when it no longer runs here)."""
         deps = self.deps
         notify = False  # this transaction completed a task that e-mails its summary
+        values = self._counters(task, usage, started)
+        if outcome.stage is not None:
+            values.update(stage=outcome.stage.value, stage_progress=outcome.progress)
+        if outcome.status == TaskStatus.COMPLETE:
+            values.update(status=TaskStatus.COMPLETE.value, result=outcome.result, completed_at=utcnow(),
+                          lease_owner=None)
+        elif outcome.parked:
+            values.update(status=TaskStatus.AWAITING_CONFIRMATION.value, lease_owner=None)
+        keep_running = "lease_owner" not in values
         try:
             with writing(deps.engine) as conn:
-                current = repository.get(conn, task.id, lock=True)
-                if current is None or current.lease_owner != self.owner:
-                    raise _LostLease
                 repository.insert_step(conn, task.id, step["step"], {"reply": step["reply"], "calls": step["calls"]},
                                        step["results"])
-                values = self._counters(current, usage, started)
-                if outcome.stage is not None:
-                    values.update(stage=outcome.stage.value, stage_progress=outcome.progress)
-                if current.status != TaskStatus.RUNNING:
-                    # Paused or cancelled meanwhile: the step is kept, nothing is parked.
-                    values.update(lease_owner=None)
-                    keep_running = False
-                elif outcome.status == TaskStatus.COMPLETE:
-                    values.update(status=TaskStatus.COMPLETE.value, result=outcome.result,
-                                  completed_at=utcnow(), lease_owner=None)
-                    journal.add(UpdateType.STATUS_CHANGE, "complete", status="complete")
-                    keep_running = False
-                    notify = bool(current.notify_email)
-                elif outcome.parked:
-                    expires = self._park(conn, task, outcome.parked, journal)
-                    values.update(status=TaskStatus.AWAITING_CONFIRMATION.value, lease_owner=None,
-                                  lease_expires_at=expires)
-                    journal.add(UpdateType.STATUS_CHANGE, "awaiting_confirmation",
-                                status="awaiting_confirmation")
-                    keep_running = False
+                # While this worker holds the lease only it writes the counters, so the row
+                # it was given is current: one conditional UPDATE, no locked read, unless a
+                # person paused or cancelled meanwhile (or the lease was lost).
+                if keep_running:
+                    stored = repository.step_stored(conn, task.id, self.owner, steps=values["steps"],
+                                                    tokens=values["tokens"], running_ms=values["running_ms"],
+                                                    stage=values.get("stage", task.stage),
+                                                    stage_progress=values.get("stage_progress", task.stage_progress))
                 else:
-                    keep_running = True
-                repository.change(conn, task.id, owner=self.owner, **values)
+                    stored = repository.change(conn, task.id, owner=self.owner, from_status=RUNNING, **values)
+                if stored:
+                    if outcome.status == TaskStatus.COMPLETE:
+                        journal.add(UpdateType.STATUS_CHANGE, "complete", status="complete")
+                        notify = bool(task.notify_email)
+                    elif outcome.parked:
+                        expires = self._park(conn, task, outcome.parked, journal)
+                        repository.change(conn, task.id, lease_expires_at=expires)
+                        journal.add(UpdateType.STATUS_CHANGE, "awaiting_confirmation",
+                                    status="awaiting_confirmation")
+                else:
+                    current = repository.get(conn, task.id, lock=True)
+                    if current is None or current.lease_owner != self.owner:
+                        raise _LostLease
+                    # Paused or cancelled meanwhile: the step is kept, nothing is parked.
+                    values = self._counters(current, usage, started) | {"lease_owner": None}
+                    if outcome.stage is not None:
+                        values.update(stage=outcome.stage.value, stage_progress=outcome.progress)
+                    repository.change(conn, task.id, owner=self.owner, **values)
+                    keep_running = False
                 journal.flush(conn)
         except (_LostLease, sa.exc.IntegrityError):
             log.warning("task %s: step %s was stored by another worker; this one stops", task.id, step["step"])
@@ -226,7 +242,7 @@ class StepRunner:
             return None
         if outcome.stage is not None:
             self._readme(task.id)
-        return _Row(current, values)
+        return repository.Updated(task, values)
 
     def _park(self, conn, task: Any, parked: list[tuple[Prepared, str]], journal: Journal):
         deps, latest = self.deps, None
@@ -260,7 +276,7 @@ class StepRunner:
                     status=status.value, error=error)
         with writing(self.deps.engine) as conn:
             if repository.change(conn, task.id, owner=self.owner,
-                                 from_status=frozenset({TaskStatus.RUNNING}), status=status.value,
+                                 from_status=RUNNING, status=status.value,
                                  error=error, lease_owner=None, **(counters or {})):
                 journal.flush(conn)
         journal.trail.committed()
@@ -274,8 +290,7 @@ class StepRunner:
 
     def _stopped_by_person(self, task_id: str) -> bool:
         with self.deps.engine.connect() as conn:
-            task = repository.get(conn, task_id)
-        return task is None or task.status != TaskStatus.RUNNING
+            return repository.status(conn, task_id) != TaskStatus.RUNNING
 
     def _over_budget(self, task: Any) -> str | None:
         s = self.deps.settings
@@ -299,16 +314,6 @@ class StepRunner:
 
 class _LostLease(Exception):
     pass
-
-
-class _Row:
-    """A task row with the values a step just stored."""
-
-    def __init__(self, row: Any, values: dict) -> None:
-        self._row, self._values = row, values
-
-    def __getattr__(self, name: str) -> Any:
-        return self._values[name] if name in self._values else getattr(self._row, name)
 
 
 def _result(execution: ToolExecution) -> dict:

@@ -88,7 +88,7 @@ class Worker:
             task, _ = claimed
             self.running.add(task.id)
             try:
-                self._runner(task.agent).run(task.id, self._stop.is_set)
+                self._runner(task.agent).run(task.id, self._stop.is_set, task)
             except Exception:
                 # Its lease is no longer renewed: it runs out, and the task is taken over
                 # from its last stored step (here or by another worker).
