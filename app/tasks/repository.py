@@ -47,6 +47,20 @@ _INSERT_STEP = sa.insert(ts).values(task_id=sa.bindparam("task_id"), step=sa.bin
 _ADD_UPDATES = Direct(sa.insert(tu), keys=("task_id", "agent", "update_type", "content", "data", "created_at"))
 
 
+# What a task folder's README.md shows: only these columns are read for it, after every
+# task and at each change of stage.
+_README_TASK = sa.select(t.c.workspace, t.c.title, t.c.description, t.c.status, t.c.stage, t.c.stage_progress,
+                         t.c.steps).where(t.c.id == sa.bindparam("id"))
+_README_UPDATES = sa.select(tu.c.created_at, tu.c.update_type, tu.c.content).where(
+    tu.c.task_id == sa.bindparam("id")).order_by(tu.c.id).limit(sa.bindparam("n", type_=sa.Integer))
+
+
+def for_readme(conn: Connection, task_id: str, limit: int) -> tuple[Any, list[Any]]:
+    """The task and its first `limit` updates, as its README.md shows them (None: no task)."""
+    task = conn.execute(_README_TASK, {"id": task_id}).one_or_none()
+    return task, conn.execute(_README_UPDATES, {"id": task_id, "n": limit}).all() if task else []
+
+
 def status(conn: Connection, task_id: str) -> str | None:
     rows = _STATUS.rows(conn, {"id": task_id})
     return rows[0][0] if rows else None
@@ -124,22 +138,28 @@ def _under_cap():
     return sa.or_(t.c.status == TaskStatus.RUNNING.value, _CAP.is_(None), running < _CAP)
 
 
-def _claim_statements(only_agents: bool) -> tuple[sa.Select, sa.Update]:
-    """Built once (a claim runs before every task): the next claimable task with its agent's
-    cap, and the UPDATE that takes it, conditional on it still being claimable."""
+CANDIDATES = 8  # how many claimable tasks a claim reads, best first, before trying to take one
+
+
+def _claim_statements(only_agents: bool) -> tuple[sa.Select, sa.Select, sa.Update]:
+    """Built once (a claim runs before every task): the best claimable tasks' ids, read
+    without locks; one of them read again with its agent's cap, to be locked; the UPDATE
+    that takes it, conditional on it still being claimable."""
     where = [_claimable(), t.c.agent.is_not(None)]
     if only_agents:
         where.append(t.c.agent.in_(sa.bindparam("agents", expanding=True)))
-    pick = sa.select(t, _CAP.label("agent_cap")).where(*where, _under_cap()).order_by(
-        t.c.priority.desc(), t.c.created_at, t.c.id).limit(1)
+    pick = sa.select(t.c.id).where(*where, _under_cap()).order_by(
+        t.c.priority.desc(), t.c.created_at, t.c.id).limit(CANDIDATES)
+    one = sa.select(t, _CAP.label("agent_cap")).where(t.c.id == sa.bindparam("task_id"), *where, _under_cap())
     take = sa.update(t).where(t.c.id == sa.bindparam("task_id"), *where).values(
         status=TaskStatus.RUNNING.value, lease_owner=sa.bindparam("owner"), waiting_for=None,
         lease_expires_at=sa.bindparam("expires"), updated_at=sa.bindparam("now"))
-    return pick, take
+    return pick, one, take
 
 
 _CLAIM = {only: _claim_statements(only) for only in (False, True)}
-_CLAIM_LOCKED = {only: (pick.with_for_update(skip_locked=True), take) for only, (pick, take) in _CLAIM.items()}
+_CLAIM_LOCKED = {only: (pick, one.with_for_update(skip_locked=True), take)
+                 for only, (pick, one, take) in _CLAIM.items()}
 
 
 def _room(conn: Connection, agent: str) -> bool:
@@ -167,29 +187,36 @@ class Updated:
 
 def claim(engine: Engine, owner: str, lease_sec: float, agents: list[str] | None = None) -> Any:
     """Take the next task, highest priority then oldest, as a lease: (the task as taken, its
-    status before), or None when there is none. MySQL/MariaDB: one transaction with
-    SELECT … FOR UPDATE SKIP LOCKED, so concurrent workers each take a different row without
-    waiting, and the row it read is the row it took. SQLite has one writer: the UPDATE's own
-    condition decides, and the row is read again after it."""
+    status before), or None when there is none.
+
+    MySQL/MariaDB: the best few claimable tasks are read without locks, then taken one at a
+    time by primary key with FOR UPDATE SKIP LOCKED, so a claim locks only the row it takes
+    and concurrent workers each take a different row without waiting. (One locking query
+    over the queue locked every queued row it sorted: a second worker claiming meanwhile
+    skipped them all, found nothing and went idle until its next poll.) The row it locked
+    is the row it took. SQLite has one writer: the UPDATE's own condition decides, and the
+    row is read again after it."""
     now = utcnow()
     values = {"now": now, "owner": owner, "expires": now + timedelta(seconds=lease_sec)}
     if agents is not None:
         values["agents"] = list(agents)
     with engine.begin() as conn:
         sqlite = conn.dialect.name == "sqlite"
-        pick, take = (_CLAIM if sqlite else _CLAIM_LOCKED)[agents is not None]
-        row = conn.execute(pick, values).first()
-        if row is None:
-            return None
-        if row.status != TaskStatus.RUNNING.value and row.agent_cap is not None and not _room(conn, row.agent):
-            return None  # another worker took its agent's last place a moment ago
-        if not conn.execute(take, values | {"task_id": row.id}).rowcount:
-            return None
-        if sqlite:
-            return get(conn, row.id), TaskStatus(row.status)
-    taken = {"status": TaskStatus.RUNNING.value, "lease_owner": owner, "waiting_for": None,
-             "lease_expires_at": values["expires"], "updated_at": now}
-    return Updated(row, taken), TaskStatus(row.status)
+        pick, one, take = (_CLAIM if sqlite else _CLAIM_LOCKED)[agents is not None]
+        for task_id in conn.execute(pick, values).scalars().all():
+            row = conn.execute(one, values | {"task_id": task_id}).first()
+            if row is None:
+                continue  # taken meanwhile, or being taken by another worker right now
+            if row.status != TaskStatus.RUNNING.value and row.agent_cap is not None and not _room(conn, row.agent):
+                continue  # another worker took its agent's last place a moment ago
+            if not conn.execute(take, values | {"task_id": row.id}).rowcount:
+                continue
+            if sqlite:
+                return get(conn, row.id), TaskStatus(row.status)
+            taken = {"status": TaskStatus.RUNNING.value, "lease_owner": owner, "waiting_for": None,
+                     "lease_expires_at": values["expires"], "updated_at": now}
+            return Updated(row, taken), TaskStatus(row.status)
+    return None
 
 
 def renew(engine: Engine, owner: str, task_ids: list[str], lease_sec: float) -> int:

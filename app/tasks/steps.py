@@ -305,9 +305,9 @@ class StepRunner:
     def _readme(self, task_id: str) -> None:
         try:
             with self.deps.engine.connect() as conn:
-                task = repository.get(conn, task_id)
-                updates = repository.updates(conn, task_id, None, 200)
-            self.deps.folders.write_readme(task.workspace, task, updates)
+                task, updates = repository.for_readme(conn, task_id, 200)
+            if task is not None:
+                self.deps.folders.write_readme(task.workspace, task, updates)
         except OSError as exc:  # the README is a convenience: the database holds the truth
             log.warning("task %s: README.md not written: %s", task_id, exc)
 
