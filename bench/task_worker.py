@@ -8,6 +8,7 @@ import argparse
 import json
 import logging
 import signal
+import sys
 import threading
 
 from app.config import Settings
@@ -45,12 +46,15 @@ if __name__ == "__main__":
     parser.add_argument("--data", required=True)
     parser.add_argument("--slots", type=int, default=1)
     parser.add_argument("--poll", type=float, default=1.0)
+    parser.add_argument("--gate", action="store_true", help="start the slots on a line on stdin, not at once")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     runtime = runtime_for(settings_for(args.db, args.workspace, args.data, args.slots, args.poll))
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    runtime.task_worker.start()
     print("ready", flush=True)
+    if args.gate:  # every process started and imported before any of them takes a task
+        sys.stdin.readline()
+    runtime.task_worker.start()
     stop.wait()
     runtime.task_worker.stop(30)

@@ -79,10 +79,12 @@ def cpu_per_step(db: str, tasks_n: int, steps: int, turns: int, rounds: int) -> 
             "steps_per_sec": statistics.median(step_rate), "steps_per_task": steps}
 
 
-def _worker(db: str, workspace: str, data: str, slots: int = 1, poll: float = 1.0) -> subprocess.Popen:
+def _worker(db: str, workspace: str, data: str, slots: int = 1, poll: float = 1.0,
+            gate: bool = False) -> subprocess.Popen:
     proc = subprocess.Popen([sys.executable, "-m", "bench.task_worker", "--db", db, "--workspace", workspace,
-                             "--data", data, "--slots", str(slots), "--poll", str(poll)], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+                             "--data", data, "--slots", str(slots), "--poll", str(poll)] + (["--gate"] if gate else []),
+                            cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            text=True)
     assert proc.stdout.readline().strip() == "ready"
     return proc
 
@@ -93,6 +95,25 @@ def _stop(proc: subprocess.Popen) -> None:
         proc.wait(40)
     except subprocess.TimeoutExpired:
         proc.kill()
+
+
+def _mariadb_process() -> psutil.Process | None:
+    for proc in psutil.process_iter(["name"]):
+        if proc.info["name"] in ("mariadbd", "mysqld"):
+            return proc
+    return None
+
+
+def _cpu(procs: list) -> list[float]:
+    """CPU seconds (user + system) so far of each process (a Popen or a psutil.Process)."""
+    out = []
+    for proc in procs:
+        if proc is None:
+            out.append(0.0)
+            continue
+        times = (psutil.Process(proc.pid) if isinstance(proc, subprocess.Popen) else proc).cpu_times()
+        out.append(times.user + times.system)
+    return out
 
 
 def _first_step_ms(engine, ids: list[str]) -> list[float]:
@@ -148,21 +169,28 @@ def throughput(db: str, n: int, processes: int) -> dict:
     workspace, data = _dirs()
     api = runtime_for(settings_for(db, workspace, data, 0))
     ids = [api.tasks.create(TaskCreate(title="b", description="steps:1", complexity=1)).id for _ in range(n)]
-    started = time.perf_counter()
-    procs = [_worker(db, workspace, data, 1, 0.2) for _ in range(processes)]
+    procs = [_worker(db, workspace, data, 1, 0.2, gate=True) for _ in range(processes)]
     rss_100 = None
     try:
+        # The clock starts when every process is up: this measures draining, not imports.
+        mariadb = _mariadb_process()
+        cpu_before = _cpu([*procs, mariadb])
+        started = time.perf_counter()
+        for proc in procs:
+            proc.stdin.write("go\n")
+            proc.stdin.flush()
         watched = psutil.Process(procs[0].pid)
         while True:
-            with api.engine.connect() as conn:
+            with api.engine.connect() as conn:  # a fresh database: every task in it is this run's
                 done = conn.execute(sa.select(sa.func.count()).select_from(tasks).where(
-                    tasks.c.id.in_(ids), tasks.c.status == "complete")).scalar()
+                    tasks.c.status == "complete")).scalar()
             if rss_100 is None and done >= 100 * processes:
                 rss_100 = watched.memory_info().rss / 2**20
             if done == n:
                 break
-            time.sleep(0.05)
+            time.sleep(0.1)
         elapsed = time.perf_counter() - started
+        cpu = [after - before for after, before in zip(_cpu([*procs, mariadb]), cpu_before)]
         rss_end = watched.memory_info().rss / 2**20
     finally:
         for proc in procs:
@@ -173,7 +201,8 @@ def throughput(db: str, n: int, processes: int) -> dict:
         twice = conn.execute(sa.select(sa.func.count()).select_from(task_updates).where(
             task_updates.c.task_id.in_(ids), task_updates.c.content == "running")).scalar() - n
     return {"tasks": n, "processes": processes, "seconds": elapsed, "tasks_per_sec": n / elapsed,
-            "steps_stored": steps, "claimed_more_than_once": twice, "rss_after_100_mb": rss_100,
+            "steps_stored": steps, "worker_cpu_sec": sum(cpu[:-1]), "mariadb_cpu_sec": cpu[-1],
+            "claimed_more_than_once": twice, "rss_after_100_mb": rss_100,
             "rss_after_all_mb": rss_end}
 
 
