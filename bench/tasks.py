@@ -44,38 +44,43 @@ def _dirs() -> tuple[str, str]:
 
 
 def cpu_per_step(db: str, tasks_n: int, steps: int, turns: int, rounds: int) -> dict:
-    """Steps run on this thread (claim, then the step loop) and chat turns, in alternating
-    rounds; CPU seconds from the process's own clock."""
+    """Steps run on this thread (claim, then the step loop) and chat turns, interleaved task
+    by task (one task's steps, then `turns / tasks_n` turns) so that a machine whose speed
+    drifts (a shared VM's does) slows both alike; CPU seconds from the process's own clock.
+    The ratio is the median of each round's."""
     workspace, data = _dirs()
     runtime = runtime_for(settings_for(db, workspace, data, 0))
     runner, engine = runtime.task_worker.runner, runtime.engine
-    step_ms, turn_ms, step_rate = [], [], []
+    per_task = max(1, turns // tasks_n)
+    step_ms, turn_ms, ratios, step_rate = [], [], [], []
 
-    def run_tasks() -> tuple[float, float, int]:
+    def one_round() -> tuple[float, float, float, int]:
         ids = [runtime.tasks.create(TaskCreate(title="bench", description=f"bench task steps:{steps}",
                                                complexity=2)).id for _ in range(tasks_n)]
-        started_cpu, started = time.process_time(), time.perf_counter()
-        for _ in ids:
+        step_cpu = turn_cpu = step_wall = 0.0
+        for n in range(tasks_n):
+            started_cpu, started = time.process_time(), time.perf_counter()
             claimed = repository.claim(engine, runner.owner, 60)
             runner.run(claimed[0].id, lambda: False, claimed[0])
+            step_cpu += time.process_time() - started_cpu
+            step_wall += time.perf_counter() - started
+            started_cpu = time.process_time()
+            for i in range(per_task):
+                runtime.conversations.answer(Message("web", f"s{(n * per_task + i) % 10}", "what is in the workspace?"))
+            turn_cpu += time.process_time() - started_cpu
         with engine.connect() as conn:
             done = conn.execute(sa.select(sa.func.sum(tasks.c.steps)).where(tasks.c.id.in_(ids))).scalar()
-        return time.process_time() - started_cpu, time.perf_counter() - started, int(done)
+        return step_cpu, turn_cpu, step_wall, int(done)
 
-    def run_turns() -> float:
-        started = time.process_time()
-        for i in range(turns):
-            runtime.conversations.answer(Message("web", f"s{i % 10}", "what is in the workspace?"))
-        return time.process_time() - started
-
-    run_tasks(), run_turns()  # warm-up
+    one_round()  # warm-up
     for _ in range(rounds):
-        cpu, wall, done = run_tasks()
-        step_ms.append(cpu / done * 1000)
+        step_cpu, turn_cpu, wall, done = one_round()
+        step_ms.append(step_cpu / done * 1000)
+        turn_ms.append(turn_cpu / (per_task * tasks_n) * 1000)
+        ratios.append(step_ms[-1] / turn_ms[-1])
         step_rate.append(done / wall)
-        turn_ms.append(run_turns() / turns * 1000)
-    step, turn = statistics.median(step_ms), statistics.median(turn_ms)
-    return {"step_cpu_ms": step, "turn_cpu_ms": turn, "ratio": step / turn,
+    return {"step_cpu_ms": statistics.median(step_ms), "turn_cpu_ms": statistics.median(turn_ms),
+            "ratio": statistics.median(ratios), "ratios": ratios,
             "steps_per_sec": statistics.median(step_rate), "steps_per_task": steps}
 
 

@@ -40,10 +40,7 @@ _STEP_STORED = Direct(sa.update(t).where(
     steps=sa.bindparam("steps"), tokens=sa.bindparam("tokens"), running_ms=sa.bindparam("running_ms"),
     stage=sa.bindparam("stage"), stage_progress=sa.bindparam("stage_progress"),
     updated_at=sa.bindparam("updated_at")))
-_INSERT_STEP = sa.insert(ts).values(task_id=sa.bindparam("task_id"), step=sa.bindparam("step"),
-                                    plan=sa.bindparam("plan", type_=ts.c.plan.type),
-                                    results=sa.bindparam("results", type_=ts.c.results.type),
-                                    created_at=sa.bindparam("created_at"))
+_INSERT_STEP = Direct(sa.insert(ts), keys=("task_id", "step", "plan", "results", "created_at"))
 _ADD_UPDATES = Direct(sa.insert(tu), keys=("task_id", "agent", "update_type", "content", "data", "created_at"))
 
 
@@ -236,10 +233,17 @@ def release(conn: Connection, task_id: str, owner: str, **values: Any) -> bool:
 
 # -- steps, updates, calls ----------------------------------------------------------------
 
+class StepStored(Exception):
+    """This step of the task was stored already (by another worker)."""
+
+
 def insert_step(conn: Connection, task_id: str, step: int, plan: dict, results: list) -> None:
-    """Raises IntegrityError when this step was stored already (by another worker)."""
-    conn.execute(_INSERT_STEP, {"task_id": task_id, "step": step, "plan": plan, "results": results,
+    """Raises StepStored when this step was stored already: the (task, step) key decides."""
+    try:
+        _INSERT_STEP.run(conn, {"task_id": task_id, "step": step, "plan": plan, "results": results,
                                 "created_at": utcnow()})
+    except conn.dialect.loaded_dbapi.IntegrityError as exc:
+        raise StepStored(f"task {task_id}: step {step}") from exc
 
 
 def steps(conn: Connection, task_id: str, last: int) -> list[Any]:

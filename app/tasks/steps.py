@@ -14,8 +14,6 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-import sqlalchemy as sa
-
 from app.audit.chain import AuditTrail
 from app.audit.kinds import AuditKind as K
 from app.channel import Channel
@@ -232,7 +230,7 @@ class StepRunner:
                     repository.change(conn, task.id, owner=self.owner, **values)
                     keep_running = False
                 journal.flush(conn)
-        except (_LostLease, sa.exc.IntegrityError):
+        except (_LostLease, repository.StepStored):
             log.warning("task %s: step %s was stored by another worker; this one stops", task.id, step["step"])
             return None
         journal.trail.committed()
