@@ -122,3 +122,13 @@ def test_replayed_token_after_restart_of_the_session_is_refused(make_client, mod
     restarted = make_client()  # a new process, same database and key
     assert chat(restarted, f"confirm {token}")["status"] == "error"
     assert not (workspace / "r.txt").exists()
+
+
+def test_a_token_cannot_be_confirmed_from_a_lookalike_session(client, workspace):
+    """A confirmation belongs to its session byte for byte: "S1" and "s1 " are other people."""
+    token = chat(client, '/write_file path=r.txt content="1"', session_id="s1")["confirmations"][0]["token"]
+    for lookalike in ("S1", "s1 "):
+        assert chat(client, f"confirm {token}", session_id=lookalike)["status"] == "error"
+    assert not (workspace / "r.txt").exists()
+    assert chat(client, f"confirm {token}", session_id="s1")["status"] == "success"
+    assert (workspace / "r.txt").read_text() == "1"

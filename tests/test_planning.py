@@ -75,6 +75,19 @@ def test_sessions_are_separate(client, model, engine):
     assert "<conversation>" not in model.calls[1]["messages"][0]["content"]
 
 
+def test_a_session_id_differing_only_by_case_or_a_trailing_space_is_another_session(client, model, engine):
+    """Web session ids act as bearer secrets: on MySQL/MariaDB the default collation made
+    "Ana" and "ana " continue "ana"'s conversation (migration 0008 compares them exactly)."""
+    model.push(plan("a", facts={"k": "zebra-42"}), plan("b"), plan("c"))
+    chat(client, "first", session_id="ana")
+    for n, lookalike in enumerate(("Ana", "ana "), start=1):
+        chat(client, "second", session_id=lookalike)
+        system = model.calls[n]["messages"][0]["content"]
+        assert "zebra-42" not in system and "<conversation>" not in system
+    assert sorted(r["session_id"] for r in rows(engine, "sessions")) == ["Ana", "ana", "ana "]
+    assert [r["content"] for r in rows(engine, "messages", session_id="ana")] == ["first", "a"]
+
+
 def test_invalid_plan_is_reasked_with_the_error_then_accepted(client, model, workspace):
     (workspace / "a.txt").write_text("x")
     model.push('{"reply": "ok", "tool_calls": [], "bogus": 1}',

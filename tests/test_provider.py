@@ -78,7 +78,7 @@ def test_bad_signatures_are_401_audited_and_run_nothing(provider, model, engine,
     elif attack == "stale":
         raw, headers = signed(json.loads(raw), at=time.time() - 301)
     elif attack == "future":
-        raw, headers = signed(json.loads(raw), at=time.time() + 301)
+        raw, headers = signed(json.loads(raw), at=time.time() + 320)  # slack: time passes before the check
     elif attack == "bad_timestamp":
         headers["webhook-timestamp"] = "yesterday"
     elif attack == "wrong_version":
@@ -120,6 +120,17 @@ def test_duplicate_gets_the_stored_answer_and_runs_nothing(provider, model, engi
     assert second.pop("duplicate") is True and first.pop("duplicate") is False
     assert second == first and len(model.calls) == 1
     assert len(rows(engine, "audit_events", kind="tool_execution")) == 1
+
+
+def test_message_ids_differing_only_by_case_are_two_messages(provider, model, engine):
+    """Provider ids are case-sensitive (WhatsApp's are base64): on MySQL/MariaDB the default
+    collation dropped the second as a duplicate of the first (migration 0008)."""
+    model.push(plan("first"), plan("second"))
+    first = deliver(provider, message("one", message_id="wamid.AbC")).json()
+    second = deliver(provider, message("two", message_id="wamid.aBc")).json()
+    assert first["duplicate"] is False and second["duplicate"] is False
+    assert (first["reply"], second["reply"]) == ("first", "second") and len(model.calls) == 2
+    assert sorted(r["message_id"] for r in rows(engine, "dedupe_messages")) == ["wamid.AbC", "wamid.aBc"]
 
 
 def test_webhook_id_is_the_key_when_message_id_is_absent(provider, model):

@@ -64,6 +64,8 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+# On MySQL/MariaDB the session ids here and the delivery ids below have a binary, no-pad
+# collation (migration 0008): the default one made "Ana", "ana " and "ana" one session.
 sessions = sa.Table(
     "sessions",
     metadata,
