@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from tests.fake_ollama import FakeOllama
-from tests.helpers import ROOT, cli_env, free_port, plan, until, wait_healthy
+from tests.helpers import ROOT, cli_env, free_port, plan, rows, until, wait_healthy
 
 pytestmark = [pytest.mark.slow, pytest.mark.parametrize("backend", ["sqlite"], indirect=True)]
 
@@ -124,6 +124,14 @@ def test_launch_list_chat_restart_stop_and_reuse(make_client, tmp_path, ollama, 
         assert not alive(restarted["pid"]) and not resources.exists()
         assert client.post("/api/stop_agent", json={"agents": ["researcher"]},
                            headers=ADMIN).json()["agents"][0]["status"] == "stopped"
+        # Launching and stopping are on record, with who asked, and never the resources.
+        engine = client.app.state.runtime.engine
+        launches = [e["data"] for e in rows(engine, "audit_events", kind="agents_launched")]
+        stops = [e["data"] for e in rows(engine, "audit_events", kind="agents_stopped")]
+        assert launches[0]["by"] == "admin API" and [a["name"] for a in launches[0]["agents"]] == ["researcher", "coder"]
+        assert launches[2]["agents"][0]["status"] == "failed" and "no free port" in launches[2]["agents"][0]["error"]
+        assert [a["name"] for s in stops for a in s["agents"]] == ["researcher", "researcher"]
+        assert "hunter2-secret" not in json.dumps([e["data"] for e in rows(engine, "audit_events")])
         # Its port is free for the next.
         reused = client.post("/api/launch_agents", headers=ADMIN, json={"agents": ["orchestrator"]}).json()
         assert reused["agents"][0]["status"] == "running" and reused["agents"][0]["port"] == low + 1

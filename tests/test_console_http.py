@@ -233,17 +233,19 @@ def test_agents_and_audit_pages(console, engine):
     assert "Could not launch nobody" in unknown and "no agent named" in unknown
     stopped = client.post("/console/agents/default/stop", data={"csrf": csrf}).text  # not running: no error
     assert "default: stopped." in stopped
+    [stop] = [e["data"] for e in rows(engine, "audit_events", kind="agents_stopped")]
+    assert stop["by"] == "alice" and stop["agents"][0]["name"] == "default"
     audit = client.get("/console/audit").text
     assert '<label for="f-session">Session</label>' in audit and ">Verify</button>" in audit
     for n in range(3):
         record(engine, AuditKind.SESSION_UNLOCKED, session_id=f"s{n}", unlocked_by="alice")
-    assert "Intact: 3 event(s) verified." in client.post("/console/audit/verify", data={"csrf": csrf}).text
+    assert "Intact: 4 event(s) verified." in client.post("/console/audit/verify", data={"csrf": csrf}).text
     with engine.begin() as conn:  # someone edits an event in the database
         first = conn.exec_driver_sql("SELECT MIN(id) FROM audit_events WHERE session_id = 's1'").scalar()
         conn.exec_driver_sql(f"UPDATE audit_events SET kind = 'edited' WHERE id = {first}")
     broken = client.post("/console/audit/verify", data={"csrf": csrf}).text
     assert "First broken event" in broken and f"<strong>{first}</strong>" in broken
-    assert "Broken after 1 intact event(s)" in broken
+    assert "Broken after 2 intact event(s)" in broken  # the stop, then s0
     filtered = client.post("/console/audit", data={"csrf": csrf, "session": "s2"}, follow_redirects=False)
     assert filtered.status_code == 303 and filtered.headers["location"] == "/console/audit?session=s2"
     assert client.get("/console/audit?session=s2").text.count("session_unlocked") == 1

@@ -17,6 +17,8 @@ from app.agents.assignment import Assigner
 from app.agents.crew import Crew
 from app.agents.profiles import DEFAULT, Profile, Profiles
 from app.agents.supervisor import Supervisor, view
+from app.audit.chain import record
+from app.audit.kinds import AuditKind
 from app.channel import Channel
 from app.conversations.schemas import AgentResponse
 from app.llm.base import ModelNotConfigured, ModelUnavailable
@@ -195,18 +197,26 @@ class Agents:
 
     # -- services ------------------------------------------------------------------------
 
-    def launch(self, names: list[str], resources: dict[str, dict] | None = None) -> list[dict]:
+    def launch(self, names: list[str], resources: dict[str, dict] | None = None, by: str = "admin API") -> list[dict]:
         for name in names:
             self.profile(name)
-        return self.supervisor.launch(names, resources)
+        launched = self.supervisor.launch(names, resources)
+        self._record(AuditKind.AGENTS_LAUNCHED, launched, by)  # never the resources
+        return launched
 
     def services(self, name: str | None = None, status: str | None = None) -> list[dict]:
         return self.supervisor.list(name, status)
 
-    def stop(self, names: list[str]) -> list[dict]:
+    def stop(self, names: list[str], by: str = "admin API") -> list[dict]:
         for name in names:
             self.profile(name)
-        return self.supervisor.stop(names)
+        stopped = self.supervisor.stop(names)
+        self._record(AuditKind.AGENTS_STOPPED, stopped, by)
+        return stopped
+
+    def _record(self, kind: AuditKind, services: list[dict], by: str) -> None:
+        record(self.runtime.engine, kind, by=by,
+               agents=[{"name": s.get("name"), "status": s.get("status"), "error": s.get("error")} for s in services])
 
     def discover(self) -> list[dict]:
         return self.supervisor.discover()

@@ -107,7 +107,7 @@ def agent_action(request: Request, operator: OperatorDep, name: str, action: str
     if action not in ("launch", "stop"):
         return redirect(request, "/console/agents", ("error", f"{action} is not something an agent can do"))
     try:
-        [service] = getattr(agents, action)([name])
+        [service] = getattr(agents, action)([name], by=operator.name)
     except Exception as exc:  # the operator reads why; the page stays up
         return redirect(request, "/console/agents", ("error", f"Could not {action} {name}: {exc}"))
     record_action(request, name, action, operator.name)
