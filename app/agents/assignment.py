@@ -77,10 +77,15 @@ class Assigner:
             outcome.clear()
             names = sorted(p.name for p in candidates)
             with writing(self.engine) as conn:
-                # The write that makes deciders for these agents take turns.
-                repository.lock_agents(conn, names)
+                if len(candidates) == 1 and candidates[0].max_tasks is None:
+                    # One agent with no cap (the default deployment): nothing to bound or
+                    # balance, so no turns to take and nothing to count.
+                    counts = {names[0]: 0}
+                else:
+                    # The write that makes deciders for these agents take turns.
+                    repository.lock_agents(conn, names)
+                    counts = repository.active_counts(conn, names)
                 rows = {r.name: r for r in repository.rows(conn) if r.name in names}
-                counts = repository.active_counts(conn, names)
                 open_ = [p for p in candidates if _open(p, rows.get(p.name), counts[p.name])]
                 if not open_:
                     repository.set_waiting_for(conn, task.id, _why(task, candidates, rows, counts))

@@ -312,16 +312,16 @@ def workspace_by_id(conn: Connection, workspace_id: int) -> Any:
     return conn.execute(sa.select(aw).where(aw.c.id == workspace_id)).one_or_none()
 
 
+# One statement, no savepoint: a folder recorded already (by a concurrent call) is left as it is.
+_ADD_WORKSPACE = (sa.insert(aw).prefix_with("IGNORE", dialect="mysql").prefix_with("IGNORE", dialect="mariadb")
+                  .prefix_with("OR IGNORE", dialect="sqlite"))
+
+
 def add_workspace(conn: Connection, agent: str, task_id: str | None, path: str) -> bool:
     """False when that folder was recorded already (by a concurrent call)."""
     now = utcnow()
-    try:
-        with conn.begin_nested():
-            conn.execute(sa.insert(aw).values(agent=agent, task_id=task_id, workspace_path=path,
-                                              created_at=now, last_accessed=now))
-        return True
-    except sa.exc.IntegrityError:
-        return False
+    return conn.execute(_ADD_WORKSPACE, {"agent": agent, "task_id": task_id, "workspace_path": path,
+                                         "created_at": now, "last_accessed": now}).rowcount == 1
 
 
 def workspaces(conn: Connection, agent: str | None, task_id: str | None) -> list[Any]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import binascii
 import uuid
+from types import SimpleNamespace
 from typing import Any, Callable
 
 from sqlalchemy.engine import Engine
@@ -67,10 +68,10 @@ class Tasks:
                 journal.flush(conn)
         retried(transaction, lambda: None, f"task {task_id}: creating it", self.log)
         journal.trail.committed()
-        with self.engine.connect() as conn:
-            row = repository.get(conn, task_id)
+        stored = SimpleNamespace(id=task_id, complexity=body.complexity, requested_agent=body.agent,
+                                 waiting_for="waiting for an agent")  # what placing it reads
         try:
-            self.assigner.place(row)
+            self.assigner.place(stored)
         except Exception:  # the workers try again before their next claim
             self.log.exception("task %s: assigning it failed; it stays queued", task_id)
         self._wake()

@@ -70,8 +70,11 @@ class Worker:
         return drained
 
     def _slot(self) -> None:
+        woken = False
         while not self._stop.is_set():
-            if self.before_claim is not None:
+            # Woken for a task just placed (or resumed, or answered): claim it first; the
+            # tasks waiting for an agent are looked at before the next claim.
+            if self.before_claim is not None and not woken:
                 try:
                     self.before_claim()
                 except Exception:
@@ -83,8 +86,9 @@ class Worker:
                 log.exception("claiming a task failed; trying again shortly")
                 claimed = None
             if claimed is None:
-                self._idle()
+                woken = self._idle()
                 continue
+            woken = False
             task, _ = claimed
             self.running.add(task.id)
             try:
@@ -106,14 +110,15 @@ class Worker:
             runner = self._runners.setdefault(agent, runner)
         return runner
 
-    def _idle(self) -> None:
+    def _idle(self) -> bool:
+        """Until a wake or the next poll; True when woken."""
         with self._wake:
+            if not self._pending_wakes:
+                self._wake.wait(self.deps.settings.task_poll_sec)
             if self._pending_wakes:
                 self._pending_wakes -= 1
-                return
-            self._wake.wait(self.deps.settings.task_poll_sec)
-            if self._pending_wakes:
-                self._pending_wakes -= 1
+                return True
+            return False
 
     def _heartbeat(self) -> None:
         interval = self.deps.settings.task_lease_sec / 3

@@ -27,23 +27,27 @@ COLUMNS = [
     ("dedupe_messages", "session_id", 128, False),
     ("dedupe_messages", "message_id", 191, False),
     ("audit_events", "session_id", 128, True),
+    # 0005 set it only where the URL said mysql://; a mariadb:// one got the default
+    ("memories", "who", 128, False),
 ]
 
 
 def _alter(collation: str | None) -> None:
     for table, column, length, nullable in COLUMNS:
+        if collation is None and table == "memories":
+            continue  # 0005's own: it stays exact
         op.alter_column(table, column, existing_type=sa.String(length), existing_nullable=nullable,
                         type_=mysql.VARCHAR(length, collation=collation) if collation else sa.String(length))
 
 
 def upgrade() -> None:
     bind = op.get_bind()
-    if bind.dialect.name != "mysql":
+    if bind.dialect.name not in ("mysql", "mariadb"):
         return
     _alter("utf8mb4_nopad_bin" if getattr(bind.dialect, "is_mariadb", False) else "utf8mb4_0900_bin")
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name != "mysql":
+    if op.get_bind().dialect.name not in ("mysql", "mariadb"):
         return
     _alter(None)  # the table's default collation again
