@@ -215,8 +215,10 @@ class Agents:
         return stopped
 
     def _record(self, kind: AuditKind, services: list[dict], by: str) -> None:
+        # The status only: a failed start's error quotes the agent's own log, whose text is
+        # not ours to keep for ever in the chain (it stays in agent_services and the answer).
         record(self.runtime.engine, kind, by=by,
-               agents=[{"name": s.get("name"), "status": s.get("status"), "error": s.get("error")} for s in services])
+               agents=[{"name": s.get("name"), "status": s.get("status")} for s in services])
 
     def discover(self) -> list[dict]:
         return self.supervisor.discover()

@@ -199,6 +199,13 @@ def claim(engine: Engine, owner: str, lease_sec: float, agents: list[str] | None
         values["agents"] = list(agents)
     with engine.begin() as conn:
         sqlite = conn.dialect.name == "sqlite"
+        if not sqlite:
+            # READ COMMITTED, for this transaction only: under REPEATABLE READ the unlocked
+            # `pick` would fix a snapshot, and the agent's running tasks counted under its
+            # row lock would then miss a claim committed since (two tasks for max_tasks 1);
+            # on MariaDB 11.6.2+ (innodb_snapshot_isolation) the locking read of a task
+            # claimed since would fail the whole claim instead.
+            conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
         pick, one, take = (_CLAIM if sqlite else _CLAIM_LOCKED)[agents is not None]
         for task_id in conn.execute(pick, values).scalars().all():
             row = conn.execute(one, values | {"task_id": task_id}).first()

@@ -6,6 +6,10 @@ from an earlier one only by case was dropped as its duplicate. A binary, no-pad 
 only tells more values apart: every existing row and unique key stays valid. SQLite
 compares bytes already.
 
+Each ALTER rebuilds its table: on a large audit_events or messages table, run it in a quiet
+hour. Downgrading needs rows that differ only by case or trailing spaces merged first (a
+unique key would refuse them under the old collation), and leaves memories.who exact.
+
 Revision ID: 0008
 Revises: 0007
 """
