@@ -77,6 +77,10 @@ def test_stdio_server_trusted_pinned_and_every_fault_a_clean_error(make_client, 
     assert "demo.echo  [read]  sha256 " in trusted.stdout and "Say the text back." in trusted.stdout
     assert "not valid JSON Schema" in trusted.stdout  # odd's schema, said when pinned
     assert {r["tool"] for r in rows(engine, "mcp_pins")} == set(DEMO_TOOLS)
+    listed = operator_cli("tools", operator=operator)  # the catalogue shows them as `serve` offers them
+    assert "demo.echo  tag=read  permissions=execute" in listed.stdout and "Say the text back." in listed.stdout
+    assert "demo.note  tag=write  permissions=execute,write" in listed.stdout
+    assert "junk.echo  tag=read" in listed.stdout and "[not trusted" in listed.stdout.split("junk.echo")[1]
 
     ran = call(client, model, "demo.echo", {"text": "hi"})
     assert ran["status"] == "success" and "echo: hi" in str(ran["output"])

@@ -14,7 +14,11 @@ def cmd_tools(args) -> int:
 
     settings = load_settings()
     registry = load_registry(settings.plugins_dir)
+    if settings.sandbox == "none":
+        registry = registry.sandbox_off()  # as `serve` offers them: confirmed like a write
     warnings = operator_warnings(settings)
+    for line in _add_mcp_tools(settings, registry):
+        print(f"warning: {line}", file=sys.stderr)
     if args.json:
         print(json.dumps(registry.catalogue(), indent=2))
         for line in warnings:  # beside the catalogue, so the JSON stays what it was
@@ -23,6 +27,9 @@ def cmd_tools(args) -> int:
     for item in registry.catalogue():
         blocked = sorted(set(item["permissions"]) & settings.blocked)
         note = f"  [blocked: {', '.join(blocked)}]" if blocked else ""
+        tool = registry.get(item["name"])
+        if tool.gate is not None and tool.gate():  # an MCP tool not (or no longer) trusted
+            note += "  [not trusted: llm-planner mcp status]"
         print(f"{item['name']}  tag={item['tag']}  permissions={','.join(item['permissions'])}{note}")
         print(f"    {item['description']}")
         print(f"    args: {json.dumps(item['args_schema'].get('properties', {}))}")
@@ -30,6 +37,26 @@ def cmd_tools(args) -> int:
             for line in warnings:
                 print(f"    warning: {line}")
     return 0
+
+
+def _add_mcp_tools(settings, registry) -> list[str]:
+    """The operator file's [mcp.NAME] tools, as `serve` adds them (their definitions come
+    from the pins in the database); a warning instead when the database cannot say."""
+    from app.mcp.client import McpTools
+    from app.store.db import create_db_engine
+
+    probe = McpTools(settings, engine=None)  # type: ignore[arg-type]
+    if not probe.servers():
+        return []
+    engine = create_db_engine(settings.db_url)
+    try:
+        McpTools(settings, engine).register(registry)
+        registry.catalogue()  # reads the pins now, while a failure can still be said
+    except Exception as exc:  # noqa: BLE001 - a listing command: say it and list the rest
+        return [f"the MCP servers' tools are not listed: {str(exc).splitlines()[0][:200]}"]
+    finally:
+        engine.dispose()
+    return []
 
 
 def cmd_eval(args) -> int:
