@@ -95,10 +95,19 @@ def test_the_session_cookie_is_signed_httponly_strict_and_expires(console, monke
     assert client.get("/console", follow_redirects=False).headers["location"].startswith("/console/login")
     monkeypatch.undo()
     assert client.get("/console").status_code == 200
-    # Logging out ends it in the browser.
+    # Logging out ends it in the browser, and a copy of the cookie is refused after it (on
+    # record, so on every worker), while another sign-in of the same operator goes on.
+    copied = client.cookies.get("console_session", path="/console")
+    elsewhere = console(console_session_sec=120)
+    sign_in(elsewhere)
     out = client.post("/console/logout", data={"csrf": csrf_of(page.text)}, follow_redirects=False)
     assert out.status_code == 303 and 'console_session=""' in out.headers["set-cookie"]
     assert client.get("/console", follow_redirects=False).status_code == 303
+    client.cookies.set("console_session", copied, path="/console")
+    assert client.get("/console", follow_redirects=False).headers["location"].startswith("/console/login")
+    assert elsewhere.get("/console").status_code == 200
+    [out_event] = rows(client.app.state.runtime.engine, "audit_events", kind="console_signed_out")
+    assert out_event["data"]["operator"] == "alice" and copied not in str(out_event)
 
 
 def test_a_changed_key_ends_the_operators_sessions(console):

@@ -46,6 +46,8 @@ class AuditKind(StrEnum):
     # MCP: an operator trusted a server's tools (pins, by); a pinned tool's definition changed
     MCP_TRUSTED = "mcp_trusted"
     MCP_TOOL_CHANGED = "mcp_tool_changed"
+    # console: an operator signed out (the sign-in's id as session): that cookie is refused after
+    CONSOLE_SIGNED_OUT = "console_signed_out"
     # agents: a service launched or stopped on someone's word (agents, their status, by)
     AGENTS_LAUNCHED = "agents_launched"
     AGENTS_STOPPED = "agents_stopped"

@@ -52,6 +52,12 @@ class Operator:
     name: str
     csrf: str
 
+    @property
+    def session(self) -> str:
+        """This sign-in's own id (from its random CSRF token, never the token itself): what a
+        sign-out records, so that a copy of the cookie is refused after it."""
+        return "console:" + hashlib.sha256(b"console-session\0" + self.csrf.encode()).hexdigest()[:32]
+
 
 class Signer:
     def __init__(self, settings) -> None:

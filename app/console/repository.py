@@ -112,3 +112,10 @@ def recent_sign_in_failures(engine: Engine, client: str, window_sec: int) -> lis
             ae.c.kind == AuditKind.AUTH_FAILED.value, ae.c.channel == CONSOLE_CHANNEL,
             ae.c.created_at >= since).order_by(ae.c.id)).all()
     return [row.created_at for row in rows if isinstance(row.data, dict) and row.data.get("client") == client]
+
+
+def signed_out(engine: Engine, session: str) -> bool:
+    """Whether the console sign-in `session` was ended by its operator (an audit event)."""
+    with engine.connect() as conn:
+        return conn.execute(sa.select(ae.c.id).where(
+            ae.c.session_id == session, ae.c.kind == AuditKind.CONSOLE_SIGNED_OUT.value).limit(1)).first() is not None

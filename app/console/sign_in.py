@@ -25,6 +25,7 @@ from app.console.web import (
     OperatorDep,
     check_csrf,
     configured,
+    current_operator,
     forget_cookie,
     redirect,
     render,
@@ -52,7 +53,7 @@ def _form(request: Request, next_: str, status: int = 200, message: str | None =
 @router.get("/login", response_class=HTMLResponse)
 def login_page(request: Request, next: str = "/console") -> Response:
     configured(request)
-    if signer(request).operator(request.cookies.get(SESSION_COOKIE)):
+    if current_operator(request):
         return redirect(request, safe_next(next))
     return _form(request, next)
 
@@ -97,6 +98,10 @@ def _is_a_key(known: dict[str, str], text: str) -> bool:
 @router.post("/logout")
 def logout(request: Request, operator: OperatorDep, csrf: Annotated[str, Form(max_length=200)] = "") -> Response:
     check_csrf(operator, csrf)
+    # On record, and so for every worker: this sign-in's cookie, wherever a copy of it is,
+    # is refused from now on (the browser's own copy is also deleted).
+    record(request.app.state.runtime.engine, AuditKind.CONSOLE_SIGNED_OUT, channel=repository.CONSOLE_CHANNEL,
+           session_id=operator.session, operator=operator.name)
     response = redirect(request, "/console/login")
     forget_cookie(response, request, SESSION_COOKIE)
     return response

@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
+from app.console import repository
 from app.console.auth import (
     COOKIE_PATH,
     FLASH_COOKIE,
@@ -61,9 +62,17 @@ def configured(request: Request) -> None:
         raise ConsoleOff()
 
 
+def current_operator(request: Request) -> Operator | None:
+    """The operator whose valid cookie this is, unless they signed out of that sign-in."""
+    operator = signer(request).operator(request.cookies.get(SESSION_COOKIE))
+    if operator is None or repository.signed_out(request.app.state.runtime.engine, operator.session):
+        return None
+    return operator
+
+
 def signed_in(request: Request) -> Operator:
     configured(request)
-    operator = signer(request).operator(request.cookies.get(SESSION_COOKIE))
+    operator = current_operator(request)
     if operator is None:
         raise SignInRequired()
     request.state.operator = operator
