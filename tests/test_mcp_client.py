@@ -15,27 +15,39 @@ import pytest
 
 from app.mcp import pins
 from tests.helpers import CLI, TEST_SECRET, chat, cli_env, free_port, plan, rows
-from tests.mcp_servers import mcp1_python
+from tests.mcp_servers import in_sandbox, mcp1_python
 
 SERVERS = Path(__file__).parent / "mcp_servers"
 DEMO_TOOLS = ["echo", "note", "big", "fail", "die", "hang", "odd"]
 pytestmark = [pytest.mark.slow, pytest.mark.parametrize("backend", ["sqlite"], indirect=True)]
 
 
-def operator_file(tmp_path: Path, extra: str = "") -> Path:
+def operator_file(tmp_path: Path, extra: str = "", sandboxed_in: Path | None = None) -> Path:
+    """demo and junk as command servers: started by this Python (SANDBOX=none), or, with
+    `sandboxed_in` (the workspace), copied there with the `mcp` package and started inside
+    the sandbox by its python3."""
+    if sandboxed_in is not None:
+        env = in_sandbox(sandboxed_in)
+        demo, junk = '["python3", "demo.py"]', '["python3", "garbage.py"]'
+    else:
+        env = ""
+        demo = f"[{sys.executable!r}, {str(SERVERS / 'demo.py')!r}]"
+        junk = f"[{sys.executable!r}, {str(SERVERS / 'garbage.py')!r}]"
     path = tmp_path / "operator.toml"
     path.write_text(f"""
 [mcp.demo]
-command = [{sys.executable!r}, {str(SERVERS / 'demo.py')!r}]
+command = {demo}
 tools = {DEMO_TOOLS!r}
 read = ["echo", "big", "fail", "die", "hang", "odd"]
 timeout = 3
+{env}
 
 [mcp.junk]
-command = [{sys.executable!r}, {str(SERVERS / 'garbage.py')!r}]
+command = {junk}
 tools = ["echo"]
 read = ["echo"]
 timeout = 2
+{env}
 """ + extra)
     return path
 
@@ -50,10 +62,10 @@ def call(client, model, tool: str, args: dict, session_id: str = "s1") -> dict:
 def operator_cli(backend, tmp_path, workspace):
     _, url, _ = backend
 
-    # The servers written here need the `mcp` package, which the sandbox does not see (it
-    # shows a server the system's directories, not the service's environment): they run
-    # with SANDBOX=none; the sandboxed start is test_a_command_server_runs_in_the_sandbox.
-    def run(*args, operator: Path, sandbox: str = "none"):
+    # A sandboxed server sees the system's directories and the workspace, not the service's
+    # environment: the suite's servers and the `mcp` package are copied into the workspace
+    # (operator_file's `sandboxed_in`).
+    def run(*args, operator: Path, sandbox: str = "bwrap"):
         return subprocess.run(CLI + list(args), cwd=tmp_path, capture_output=True, text=True, timeout=90,
                               env=cli_env(DB_URL=url, WORKSPACE_ROOT=str(workspace), OPERATOR_FILE=str(operator),
                                           SANDBOX=sandbox, CONFIRM_SECRET=TEST_SECRET, BLOCKED_PERMISSIONS=""))
@@ -62,13 +74,13 @@ def operator_cli(backend, tmp_path, workspace):
 
 def test_stdio_server_trusted_pinned_and_every_fault_a_clean_error(make_client, model, engine, tmp_path,
                                                                     workspace, operator_cli):
-    operator = operator_file(tmp_path)
+    operator = operator_file(tmp_path, sandboxed_in=workspace)
     # Blocked by default: a command server needs `execute`.
-    blocked = make_client(sandbox="none", operator_file=operator)
+    blocked = make_client(operator_file=operator)
     refused = call(blocked, model, "demo.echo", {"text": "hi"})
     assert refused["status"] == "blocked" and "execute" in refused["error"]
 
-    client = make_client(sandbox="none", operator_file=operator, blocked_permissions="")
+    client = make_client(operator_file=operator, blocked_permissions="")
     untrusted = call(client, model, "demo.echo", {"text": "hi"})
     assert untrusted["status"] == "blocked" and "mcp trust demo" in untrusted["error"]
 
@@ -84,9 +96,9 @@ def test_stdio_server_trusted_pinned_and_every_fault_a_clean_error(make_client, 
 
     ran = call(client, model, "demo.echo", {"text": "hi"})
     assert ran["status"] == "success" and "echo: hi" in str(ran["output"])
-    first_pid = str(ran["output"]).split("pid ")[1]
+    first_run = str(ran["output"]).split("run ")[1]
     again = call(client, model, "demo.echo", {"text": "again"})
-    assert str(again["output"]).split("pid ")[1] == first_pid  # one session, kept
+    assert str(again["output"]).split("run ")[1] == first_run  # one session, kept
 
     # The server's own schema checks the arguments before anything is sent.
     bad = call(client, model, "demo.note", {"text": "x" * 200})
@@ -109,7 +121,7 @@ def test_stdio_server_trusted_pinned_and_every_fault_a_clean_error(make_client, 
     died = call(client, model, "demo.die", {})
     assert died["status"] == "error" and "demo" in died["error"]
     restarted = call(client, model, "demo.echo", {"text": "back"})
-    assert restarted["status"] == "success" and str(restarted["output"]).split("pid ")[1] != first_pid
+    assert restarted["status"] == "success" and str(restarted["output"]).split("run ")[1] != first_run
     started = time.monotonic()
     hung = call(client, model, "demo.hang", {})
     assert hung["status"] == "error" and "did not answer within 3s" in hung["error"]
@@ -132,18 +144,20 @@ def test_stdio_server_trusted_pinned_and_every_fault_a_clean_error(make_client, 
     assert call(client, model, "demo.echo", {"text": "ok"})["status"] == "success"
 
     # A server that cannot start: trusting it fails in one line, nothing pinned.
-    missing = operator_file(tmp_path, '[mcp.gone]\ncommand = ["/nonexistent/server"]\ntools = ["x"]\n')
+    missing = operator_file(tmp_path, '[mcp.gone]\ncommand = ["/nonexistent/server"]\ntools = ["x"]\n',
+                            sandboxed_in=workspace)
     gone = operator_cli("mcp", "trust", "gone", operator=missing)
     assert gone.returncode == 1 and "gone" in gone.stderr and "Traceback" not in gone.stderr
     assert not rows(engine, "mcp_pins", server="gone")
     # Garbage on the wire (pinned by hand: it could never be trusted): a clean error in time.
     pins.trust(engine, "junk", [{"name": "echo", "description": "", "inputSchema": {"type": "object"}}], "test")
-    quick = make_client(sandbox="none", operator_file=operator, blocked_permissions="", max_tool_timeout=4)
+    quick = make_client(operator_file=operator, blocked_permissions="", max_tool_timeout=4)
     started = time.monotonic()
     garbage = call(quick, model, "junk.echo", {})
     assert garbage["status"] == "error" and "MCP server junk did not start" in garbage["error"], garbage
     assert time.monotonic() - started < 10
-    assert call(client, model, "demo.echo", {"text": "still"})["status"] == "success"
+    still = call(client, model, "demo.echo", {"text": "still"})
+    assert still["status"] == "success", still["error"]
 
 
 def test_http_server_with_env_headers(make_client, model, engine, tmp_path, monkeypatch):
@@ -199,10 +213,17 @@ command = [{str(python)!r}, {str(SERVERS / 'demo_v1.py')!r}]
 tools = ["shout"]
 read = ["shout"]
 """)
-    trusted = operator_cli("mcp", "trust", "old", operator=operator)
+    trusted = operator_cli("mcp", "trust", "old", operator=operator, sandbox="none")
     assert trusted.returncode == 0 and "old.shout  [read]" in trusted.stdout, trusted.stderr
+    # Outside the sandbox (SANDBOX=none: nothing contains the server) its `read` tool asks
+    # for a person's confirmation like a write: nothing is sent to the server before it.
     client = make_client(sandbox="none", operator_file=operator, blocked_permissions="")
-    ran = call(client, model, "old.shout", {"text": "hello"})
+    model.push(plan("Shouting.", ("old.shout", {"text": "hello"})))
+    parked = chat(client, "shout hello")
+    assert parked["status"] == "awaiting_confirmation"
+    assert [e["status"] for e in parked["tool_executions"]] == ["pending_confirmation"]
+    assert rows(engine, "audit_events", kind="tool_execution") == []
+    ran = chat(client, f"confirm {parked['confirmations'][0]['token']}")["tool_executions"][0]
     assert ran["status"] == "success" and "HELLO" in str(ran["output"]), ran
 
 

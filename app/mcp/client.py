@@ -119,7 +119,11 @@ class McpTools:
         pin = self.pin(server_name, tool_name)
         description = (pin.definition.get("description") if pin is not None else "") or \
             f"{tool_name} of the MCP server {server_name}"
-        tag = "read" if tool_name in server.read else "write"
+        # A command server's `read` tools run unconfirmed because the server runs in the
+        # sandbox; with SANDBOX=none nothing contains it, so they ask like a write does (as
+        # `sandboxed` plugins do). A URL server's run elsewhere: its `read` stays read.
+        contained = server.url is not None or self.settings.sandbox != "none"
+        tag = "read" if tool_name in server.read and contained else "write"
         permissions = {"network" if server.url is not None else "execute"}
         if tag == "write":
             permissions.add("write")

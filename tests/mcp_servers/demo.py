@@ -17,6 +17,7 @@ import anyio
 import mcp_types as types
 from mcp.server import Server
 
+RUN = os.urandom(4).hex()  # this process's own: in the sandbox's pid namespace every server is pid 2
 TEXT = {"type": "object", "properties": {"text": {"type": "string", "maxLength": 100}},
         "required": ["text"], "additionalProperties": False}
 
@@ -43,7 +44,7 @@ async def call_tool(ctx, params) -> types.CallToolResult:
         return types.CallToolResult(content=[types.TextContent(type="text", text=value)], is_error=error)
 
     if name == "echo":
-        return text(f"echo: {args['text']} (pid {os.getpid()})")
+        return text(f"echo: {args['text']} (pid {os.getpid()}, run {RUN})")
     if name == "note":
         with open("notes.txt", "a") as out:
             out.write(args["text"] + "\n")
