@@ -74,3 +74,34 @@ def until(condition, seconds: float = 60) -> bool:
             return True
         time.sleep(0.1)
     return False
+
+
+def claim_held_while(engine, held_owner: str, holds_after, meanwhile):
+    """Run `repository.claim(engine, held_owner)` on a thread that stops right after its
+    first statement `holds_after(sql)` accepts, call `meanwhile()` while it is stopped there,
+    then let it finish: (the held claim's result, what meanwhile returned)."""
+    import threading
+
+    from app.tasks import repository
+
+    stopped, go = threading.Event(), threading.Event()
+    name = f"held-claim-{held_owner}"
+
+    def hold(conn, cursor, statement, *_):
+        if threading.current_thread().name == name and not stopped.is_set() and holds_after(statement):
+            stopped.set()
+            go.wait(10)
+
+    sa.event.listen(engine, "after_cursor_execute", hold)
+    held: list = []
+    thread = threading.Thread(target=lambda: held.append(repository.claim(engine, held_owner, 30)), name=name)
+    try:
+        thread.start()
+        assert stopped.wait(10), "the held claim never reached its statement"
+        other = meanwhile()
+    finally:
+        go.set()
+        thread.join(15)
+        sa.event.remove(engine, "after_cursor_execute", hold)
+    assert held, "the held claim did not finish"
+    return held[0], other

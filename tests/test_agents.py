@@ -11,7 +11,7 @@ import pytest
 
 from app.agents.profiles import AgentsFileError, load_profiles
 from tests.fake_ollama import FakeOllama
-from tests.helpers import plan, rows
+from tests.helpers import claim_held_while, plan, rows
 
 KEY = {"X-API-Key": "agent-key-agent-key"}
 ADMIN = {"X-API-Key": "admin-key-admin-key"}
@@ -318,9 +318,7 @@ def test_a_task_back_in_the_queue_waits_for_room_under_max_tasks(agents_client):
 def test_two_claims_at_once_keep_an_agents_max_tasks(agents_client):
     """A claim that read the queue before another worker's claim committed still counts that
     one under the agent's row lock (its transaction reads committed rows, not a snapshot)."""
-    import threading
 
-    import sqlalchemy as sa
 
     from app.tasks import repository
     client = agents_client()
@@ -329,26 +327,10 @@ def test_two_claims_at_once_keep_an_agents_max_tasks(agents_client):
     assert first["agent"] == "researcher" and second["agent"] is None  # max_tasks 1
     with engine.begin() as conn:  # as a resumed task: queued, its agent kept
         repository.change(conn, second["id"], status="queued", agent="researcher")
-    picked, go = threading.Event(), threading.Event()
-
-    def hold_after_the_queue_is_read(conn, cursor, statement, *_):
-        if threading.current_thread().name == "late-claim" and "LIMIT" in statement and "FOR UPDATE" not in statement:
-            picked.set()
-            go.wait(10)  # the other worker claims and commits meanwhile
-
-    sa.event.listen(engine, "after_cursor_execute", hold_after_the_queue_is_read)
-    late: list = []
-    thread = threading.Thread(target=lambda: late.append(repository.claim(engine, "worker-b", 30)),
-                              name="late-claim")
-    try:
-        thread.start()
-        assert picked.wait(10)
-        early = repository.claim(engine, "worker-a", 30)
-    finally:
-        go.set()
-        thread.join(15)
-        sa.event.remove(engine, "after_cursor_execute", hold_after_the_queue_is_read)
-    assert early is not None and late == [None]
+    # The late claim has read the queue (before the early one's commit), then waits.
+    late, early = claim_held_while(engine, "worker-b", lambda sql: "LIMIT" in sql and "FOR UPDATE" not in sql,
+                                   lambda: repository.claim(engine, "worker-a", 30))
+    assert early is not None and late is None
     running = [r for r in rows(engine, "tasks") if r["status"] == "running"]
     assert [(r["agent"], r["lease_owner"]) for r in running] == [("researcher", "worker-a")]
 

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from app.tasks.states import TaskStatus
-from tests.helpers import plan, rows
+from tests.helpers import claim_held_while, plan, rows
 
 KEY = {"X-API-Key": "task-key"}
 
@@ -338,36 +338,16 @@ def test_a_claim_in_flight_does_not_hide_the_rest_of_the_queue(tasks_client, eng
     """Two workers claiming at the same moment each get a task: a claim locks only the row it
     takes (one locking query over the queue locked every row it sorted, and the other worker
     found nothing and went idle until its next poll)."""
-    import threading
-
-    import sqlalchemy as sa
-
     from app.tasks import repository
     client = tasks_client(task_workers=0)
     created = [create(client, title=f"t{n}")["id"] for n in range(3)]
     # The assigner gives queued tasks to the default agent before a claim; do it once here.
     client.app.state.runtime.agents.assigner.assign_waiting()
-    locked, release = threading.Event(), threading.Event()
-
-    def hold_after_locking(conn, cursor, statement, *_):
-        if "FOR UPDATE" in statement and threading.current_thread().name == "first-claim":
-            locked.set()
-            release.wait(10)  # the first claim holds its locks while the second one claims
-
-    sa.event.listen(engine, "after_cursor_execute", hold_after_locking)
-    first: list = []
-    thread = threading.Thread(target=lambda: first.append(repository.claim(engine, "worker-a", 30)),
-                              name="first-claim")
-    try:
-        thread.start()
-        assert locked.wait(10)
-        second = repository.claim(engine, "worker-b", 30)
-    finally:
-        release.set()
-        thread.join(10)
-        sa.event.remove(engine, "after_cursor_execute", hold_after_locking)
+    # The first claim holds the row it locked while the second one claims.
+    first, second = claim_held_while(engine, "worker-a", lambda sql: "FOR UPDATE" in sql,
+                                     lambda: repository.claim(engine, "worker-b", 30))
     assert second is not None, "the second worker found nothing while the first was claiming"
-    assert first and first[0] is not None
-    assert {first[0][0].id, second[0].id} <= set(created) and first[0][0].id != second[0].id
+    assert first is not None
+    assert {first[0].id, second[0].id} <= set(created) and first[0].id != second[0].id
     owners = {r["id"]: r["lease_owner"] for r in rows(engine, "tasks")}
-    assert owners[first[0][0].id] == "worker-a" and owners[second[0].id] == "worker-b"
+    assert owners[first[0].id] == "worker-a" and owners[second[0].id] == "worker-b"
