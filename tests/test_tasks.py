@@ -88,6 +88,31 @@ def test_paused_while_the_model_plans_no_tool_of_that_plan_runs(tasks_client, mo
     assert "tool_execution" not in [u["update_type"] for u in updates]
 
 
+def test_paused_and_resumed_mid_step_no_one_else_takes_it_until_that_step_ends(tasks_client, model, engine):
+    """Resumed, a task is queued again while the slot that ran it is still inside its step:
+    that slot's lease is renewed until it lets the task go, so no other worker can take the
+    task and run beside it; then the task goes on and finishes, each step once."""
+    from app.tasks import repository
+    client = tasks_client(task_lease_sec=5)
+    tasks = client.app.state.runtime.tasks
+    seen: dict = {}
+
+    def a_long_step_a_person_pauses_and_resumes(messages, schema):
+        [running], _ = tasks.page(status="running", stage=None, agent=None, limit=5, cursor=None)
+        tasks.change_status(running.id, TaskStatus.PAUSED, by="alice")
+        tasks.change_status(running.id, TaskStatus.QUEUED, by="alice")
+        time.sleep(6.5)  # past the lease the slot was given when it claimed the task
+        seen["other worker"] = repository.claim(engine, "another-worker", 30)
+        return plan("Looked.", ("list_dir", {"path": "."}))
+
+    model.push(a_long_step_a_person_pauses_and_resumes,
+               plan("Finished.", ("finish_task", {"summary": "done", "files": []})))
+    task = create(client)
+    done = wait_for(client, task["id"], "complete", timeout=30)
+    assert seen["other worker"] is None
+    assert done["steps"] == 2 and len(rows(engine, "task_steps", task_id=task["id"])) == 2
+
+
 def test_a_write_outside_the_folder_waits_for_a_person(tasks_client, model, engine):
     model.push(plan("Registering.", ("register_customer", {"name": "Ana", "email": "ana@example.com"})),
                plan("Finished.", ("finish_task", {"summary": "Registered Ana.", "files": []})))

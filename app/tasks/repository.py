@@ -225,12 +225,13 @@ def claim(engine: Engine, owner: str, lease_sec: float, agents: list[str] | None
 
 def renew(engine: Engine, owner: str, task_ids: list[str], lease_sec: float) -> int:
     """Renew the leases of the tasks this worker is running now (only those: a task whose
-    step failed here must run out, so that another worker takes it over)."""
+    step failed here must run out, so that another worker takes it over), whatever their
+    status: one paused and resumed while its step runs here is queued again, and must not
+    be taken by another worker before this one has stored that step and let it go."""
     if not task_ids:
         return 0
     with engine.begin() as conn:
-        return conn.execute(sa.update(t).where(t.c.id.in_(task_ids), t.c.lease_owner == owner,
-                                               t.c.status == TaskStatus.RUNNING.value)
+        return conn.execute(sa.update(t).where(t.c.id.in_(task_ids), t.c.lease_owner == owner)
                             .values(lease_expires_at=utcnow() + timedelta(seconds=lease_sec))).rowcount
 
 
