@@ -13,6 +13,7 @@ import ipaddress
 import json
 import re
 import socket
+import threading
 import time
 from html.parser import HTMLParser
 from urllib.parse import urljoin, urlsplit, urlunsplit
@@ -73,10 +74,33 @@ def not_public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
     return None
 
 
+def _resolve(host: str, port: int, timeout: float) -> list:
+    """getaddrinfo within `timeout` (TimeoutError after it). The system resolver cannot be
+    interrupted: a lookup that hangs finishes on a daemon thread of its own, and the tool
+    answers in time instead of holding its executor thread until the resolver gives up."""
+    answer: dict = {}
+    done = threading.Event()
+
+    def lookup() -> None:
+        try:
+            answer["found"] = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller as it is
+            answer["error"] = exc
+        finally:
+            done.set()
+
+    threading.Thread(target=lookup, name="fetch-url-dns", daemon=True).start()
+    if not done.wait(timeout):
+        raise TimeoutError(host)
+    if "error" in answer:
+        raise answer["error"]
+    return answer["found"]
+
+
 class _Target:
     """One URL, checked: where the connection goes and what it says it is."""
 
-    def __init__(self, url: str, ctx: ToolContext) -> None:
+    def __init__(self, url: str, ctx: ToolContext, deadline: float) -> None:
         parts = urlsplit(url.strip())
         self.scheme = parts.scheme.lower()
         if self.scheme not in ("http", "https"):
@@ -96,16 +120,18 @@ class _Target:
         self.port = port or (443 if self.scheme == "https" else 80)
         self.spelled = f"[{self.host}]" if ":" in self.host else self.host  # as allow_hosts writes it
         self.allowed = _operator(ctx).web.allows(self.spelled, self.port)
-        self.ip = self._checked_address()
+        self.ip = self._checked_address(deadline)
         self.path = urlunsplit(("", "", parts.path or "/", parts.query, ""))
         default = self.port == (443 if self.scheme == "https" else 80)
         self.host_header = self.spelled if default else f"{self.spelled}:{self.port}"
         self.url = urlunsplit((self.scheme, self.host_header, parts.path or "/", parts.query, ""))
 
-    def _checked_address(self) -> str:
+    def _checked_address(self, deadline: float) -> str:
         """Resolve the name; every address it has must be public (or the host allowed)."""
         try:
-            found = socket.getaddrinfo(self.host, self.port, type=socket.SOCK_STREAM)
+            found = _resolve(self.host, self.port, _deadline_left(deadline, self.host))
+        except TimeoutError:
+            raise ToolError(f"the host {self.host!r} was not resolved in time") from None
         except (socket.gaierror, UnicodeError, OSError):
             raise ToolError(f"the host {self.host!r} could not be resolved") from None
         addresses = []
@@ -236,7 +262,7 @@ def fetch_url(args: FetchUrlArgs, ctx: ToolContext) -> dict:
     # reused for another that resolves to the same address. No proxy from the environment:
     # the connection must go to the address that was checked.
     for _ in range(MAX_REDIRECTS + 1):
-        target = _Target(url, ctx)
+        target = _Target(url, ctx, deadline)
         try:
             with httpx.Client(follow_redirects=False, trust_env=False) as client:
                 response, body, truncated = _fetch(target, client, deadline, MAX_FETCH_BYTES)

@@ -267,6 +267,22 @@ def test_fetch_url_connects_to_the_address_it_checked(context, site, monkeypatch
     assert site.requests[-1]["headers"]["Host"] == f"intranet.test:{port}"
 
 
+def test_fetch_url_answers_in_time_when_the_name_never_resolves(context, monkeypatch):
+    """A resolver that hangs does not hold the tool past its deadline (the executor's
+    timeout minus a second)."""
+    def hangs(*args, **kwargs):
+        time.sleep(8)
+        raise socket.gaierror("too late")
+
+    monkeypatch.setattr(web.socket, "getaddrinfo", hangs)
+    ctx = context()
+    ctx.timeout = 3
+    started = time.monotonic()
+    with pytest.raises(ToolError, match="not resolved in time"):
+        fetch_url.func(FetchUrlArgs(url="http://slow-dns.test/page"), ctx)
+    assert time.monotonic() - started < 4
+
+
 def test_fetch_url_needs_the_network_permission(make_client, site, operator):
     port = port_of(site)
     allowed = operator(f'[web]\nallow_hosts = ["127.0.0.1:{port}"]\n')
