@@ -26,7 +26,7 @@ import psutil
 import sqlalchemy as sa
 
 from app.conversations.message import Message
-from app.tasks import repository
+from app.tasks import queue
 from app.tasks.schemas import TaskCreate
 from app.tasks.tables import task_steps, task_updates, tasks
 from bench.run import fresh_database
@@ -60,7 +60,7 @@ def cpu_per_step(db: str, tasks_n: int, steps: int, turns: int, rounds: int) -> 
         step_cpu = turn_cpu = step_wall = 0.0
         for n in range(tasks_n):
             started_cpu, started = time.process_time(), time.perf_counter()
-            claimed = repository.claim(engine, runner.owner, 60)
+            claimed = queue.claim(engine, runner.owner, 60)
             runner.run(claimed[0].id, lambda: False, claimed[0])
             step_cpu += time.process_time() - started_cpu
             step_wall += time.perf_counter() - started

@@ -77,12 +77,12 @@ def until(condition, seconds: float = 60) -> bool:
 
 
 def claim_held_while(engine, held_owner: str, holds_after, meanwhile):
-    """Run `repository.claim(engine, held_owner)` on a thread that stops right after its
+    """Run `queue.claim(engine, held_owner)` on a thread that stops right after its
     first statement `holds_after(sql)` accepts, call `meanwhile()` while it is stopped there,
     then let it finish: (the held claim's result, what meanwhile returned)."""
     import threading
 
-    from app.tasks import repository
+    from app.tasks import queue
 
     stopped, go = threading.Event(), threading.Event()
     name = f"held-claim-{held_owner}"
@@ -94,7 +94,7 @@ def claim_held_while(engine, held_owner: str, holds_after, meanwhile):
 
     sa.event.listen(engine, "after_cursor_execute", hold)
     held: list = []
-    thread = threading.Thread(target=lambda: held.append(repository.claim(engine, held_owner, 30)), name=name)
+    thread = threading.Thread(target=lambda: held.append(queue.claim(engine, held_owner, 30)), name=name)
     try:
         thread.start()
         assert stopped.wait(10), "the held claim never reached its statement"

@@ -296,21 +296,21 @@ def test_assignment_never_overfills_an_agent_across_runtimes(agents_client, make
 def test_a_task_back_in_the_queue_waits_for_room_under_max_tasks(agents_client):
     """Paused, retried or answered, a task goes back to the queue with its agent: a worker
     takes it only when that agent runs fewer than its max_tasks."""
-    from app.tasks import repository
+    from app.tasks import queue, repository
     client = agents_client()
     engine = client.app.state.runtime.engine
     running = task(client, 2)
     assert running["agent"] == "researcher"
     back = task(client, 2)
     assert back["agent"] is None  # the researcher (max_tasks 1) is full
-    first = repository.claim(engine, "worker-a", 30)
+    first = queue.claim(engine, "worker-a", 30)
     assert first is not None and first[0].id == running["id"]
     with engine.begin() as conn:  # as a resumed task: queued, its agent kept
         repository.change(conn, back["id"], status="queued", agent="researcher")
-    assert repository.claim(engine, "worker-b", 30) is None  # no room: it waits
+    assert queue.claim(engine, "worker-b", 30) is None  # no room: it waits
     with engine.begin() as conn:
         repository.change(conn, running["id"], status="complete", lease_owner=None)
-    second = repository.claim(engine, "worker-b", 30)
+    second = queue.claim(engine, "worker-b", 30)
     assert second is not None and second[0].id == back["id"]
 
 
@@ -320,7 +320,7 @@ def test_two_claims_at_once_keep_an_agents_max_tasks(agents_client):
     one under the agent's row lock (its transaction reads committed rows, not a snapshot)."""
 
 
-    from app.tasks import repository
+    from app.tasks import queue, repository
     client = agents_client()
     engine = client.app.state.runtime.engine
     first, second = task(client, 2), task(client, 2)
@@ -329,7 +329,7 @@ def test_two_claims_at_once_keep_an_agents_max_tasks(agents_client):
         repository.change(conn, second["id"], status="queued", agent="researcher")
     # The late claim has read the queue (before the early one's commit), then waits.
     late, early = claim_held_while(engine, "worker-b", lambda sql: "LIMIT" in sql and "FOR UPDATE" not in sql,
-                                   lambda: repository.claim(engine, "worker-a", 30))
+                                   lambda: queue.claim(engine, "worker-a", 30))
     assert early is not None and late is None
     running = [r for r in rows(engine, "tasks") if r["status"] == "running"]
     assert [(r["agent"], r["lease_owner"]) for r in running] == [("researcher", "worker-a")]

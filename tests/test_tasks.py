@@ -92,7 +92,7 @@ def test_paused_and_resumed_mid_step_no_one_else_takes_it_until_that_step_ends(t
     """Resumed, a task is queued again while the slot that ran it is still inside its step:
     that slot's lease is renewed until it lets the task go, so no other worker can take the
     task and run beside it; then the task goes on and finishes, each step once."""
-    from app.tasks import repository
+    from app.tasks import queue
     client = tasks_client(task_lease_sec=5)
     tasks = client.app.state.runtime.tasks
     seen: dict = {}
@@ -102,7 +102,7 @@ def test_paused_and_resumed_mid_step_no_one_else_takes_it_until_that_step_ends(t
         tasks.change_status(running.id, TaskStatus.PAUSED, by="alice")
         tasks.change_status(running.id, TaskStatus.QUEUED, by="alice")
         time.sleep(6.5)  # past the lease the slot was given when it claimed the task
-        seen["other worker"] = repository.claim(engine, "another-worker", 30)
+        seen["other worker"] = queue.claim(engine, "another-worker", 30)
         return plan("Looked.", ("list_dir", {"path": "."}))
 
     model.push(a_long_step_a_person_pauses_and_resumes,
@@ -363,14 +363,14 @@ def test_a_claim_in_flight_does_not_hide_the_rest_of_the_queue(tasks_client, eng
     """Two workers claiming at the same moment each get a task: a claim locks only the row it
     takes (one locking query over the queue locked every row it sorted, and the other worker
     found nothing and went idle until its next poll)."""
-    from app.tasks import repository
+    from app.tasks import queue
     client = tasks_client(task_workers=0)
     created = [create(client, title=f"t{n}")["id"] for n in range(3)]
     # The assigner gives queued tasks to the default agent before a claim; do it once here.
     client.app.state.runtime.agents.assigner.assign_waiting()
     # The first claim holds the row it locked while the second one claims.
     first, second = claim_held_while(engine, "worker-a", lambda sql: "FOR UPDATE" in sql,
-                                     lambda: repository.claim(engine, "worker-b", 30))
+                                     lambda: queue.claim(engine, "worker-b", 30))
     assert second is not None, "the second worker found nothing while the first was claiming"
     assert first is not None
     assert {first[0].id, second[0].id} <= set(created) and first[0].id != second[0].id

@@ -22,7 +22,7 @@ from app.masking import mask_secrets
 from app.planner.planner import Usage
 from app.store.tables import utcnow
 from app.store.transactions import writing
-from app.tasks import repository
+from app.tasks import queue, repository
 from app.tasks.answered import (
     AnsweredCalls,
     record_execution,
@@ -240,7 +240,7 @@ class StepRunner:
             return None
         if outcome.stage is not None:
             self._readme(task.id)
-        return repository.Updated(task, values)
+        return queue.Updated(task, values)
 
     def _park(self, conn, task: Any, parked: list[tuple[Prepared, str]], journal: Journal):
         deps, latest = self.deps, None
@@ -282,7 +282,7 @@ class StepRunner:
     def _release(self, task_id: str, status: TaskStatus | None = None) -> None:
         with self.deps.engine.begin() as conn:
             values = {"status": status.value} if status else {}
-            repository.release(conn, task_id, self.owner, **values)
+            queue.release(conn, task_id, self.owner, **values)
 
     # -- what the model is shown -------------------------------------------------------
 

@@ -12,7 +12,7 @@ import threading
 import time
 from typing import Callable
 
-from app.tasks import repository
+from app.tasks import queue
 from app.tasks.deps import TaskDeps
 from app.tasks.steps import StepRunner
 
@@ -80,7 +80,7 @@ class Worker:
                 except Exception:
                     log.exception("giving queued tasks to agents failed; trying again shortly")
             try:
-                claimed = repository.claim(self.deps.engine, self.owner, self.deps.settings.task_lease_sec,
+                claimed = queue.claim(self.deps.engine, self.owner, self.deps.settings.task_lease_sec,
                                            self.agents)
             except Exception:
                 log.exception("claiming a task failed; trying again shortly")
@@ -124,7 +124,7 @@ class Worker:
         interval = self.deps.settings.task_lease_sec / 3
         while not self._beat_stop.wait(interval):
             try:
-                repository.renew(self.deps.engine, self.owner, list(self.running),
+                queue.renew(self.deps.engine, self.owner, list(self.running),
                                  self.deps.settings.task_lease_sec)
             except Exception:
                 log.exception("renewing task leases failed")
