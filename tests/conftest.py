@@ -197,6 +197,16 @@ def make_client(make_settings, engine, model):
 
 
 @pytest.fixture
+def tasks_client(make_client):
+    """tasks_client(**settings) -> a client with one in-process task slot, short leases and
+    polls, and the API key "task-key"."""
+    def build(**overrides):
+        values = dict(agent_api_key="task-key", task_workers=1, task_lease_sec=5, task_poll_sec=0.2)
+        values.update(overrides)
+        return make_client(**values)
+    return build
+
+@pytest.fixture
 def client(make_client) -> TestClient:
     return make_client()
 

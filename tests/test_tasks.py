@@ -12,15 +12,6 @@ from tests.helpers import claim_held_while, plan, rows
 KEY = {"X-API-Key": "task-key"}
 
 
-@pytest.fixture
-def tasks_client(make_client):
-    def build(**overrides):
-        values = dict(agent_api_key="task-key", task_workers=1, task_lease_sec=5, task_poll_sec=0.2)
-        values.update(overrides)
-        return make_client(**values)
-    return build
-
-
 def create(client, **body) -> dict:
     payload = {"title": "Report", "description": "Write a short report on X.", "complexity": 3, **body}
     response = client.post("/api/tasks", json=payload, headers=KEY)

@@ -477,15 +477,6 @@ def test_send_email_takes_one_address_per_entry(to):
 # -- a task's completion e-mail -------------------------------------------------------------
 
 
-@pytest.fixture
-def tasks_client(make_client):
-    def build(**overrides):
-        values = dict(agent_api_key="task-key", task_workers=1, task_lease_sec=5, task_poll_sec=0.2)
-        values.update(overrides)
-        return make_client(**values)
-    return build
-
-
 def run_task(client, model, notify: str | None = "boss@acme.com") -> dict:
     model.push(plan("Writing.", ("make_pdf", {"path": "output/report.pdf", "title": "Report", "markdown": MARKDOWN}),
                     ("write_file", {"path": "output/data.csv", "content": "a,b\n1,2\n"})),
